@@ -1,0 +1,400 @@
+"""Documents, their processing jobs, pages, OCR results, extracted fields and history."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from ablage.models import BaseModel, SoftDeleteModel
+
+
+class Category(BaseModel):
+    """A node in the category tree ("Eingangsrechnungen > Energie"); ``path`` is the slug path."""
+
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    name = models.CharField(_("Name"), max_length=100)
+    slug = models.SlugField(max_length=100, unique=True)
+    path = models.CharField(max_length=500, unique=True, editable=False)
+    description = models.TextField(blank=True)
+    color = models.CharField(max_length=7, blank=True)
+    sort_order = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("Kategorie")
+        verbose_name_plural = _("Kategorien")
+        ordering = ["path"]
+
+    def __str__(self):
+        return self.path.replace("/", " › ")
+
+
+class Tag(BaseModel):
+    """A free label on documents."""
+
+    name = models.CharField(_("Name"), max_length=100, unique=True)
+    color = models.CharField(max_length=7, blank=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("Schlagwort")
+        verbose_name_plural = _("Schlagwörter")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Document(SoftDeleteModel):
+    """One received original (PDF or image) and what Ablage made of it.
+
+    Status transitions (guarded updates in ``documents.services``):
+        queued -> processing          worker picks up the job
+        processing -> queued          transient failure, retried
+        processing -> review          extracted, needs a clerk
+        processing -> approved        extracted, confident and valid (auto-approval)
+        processing -> rejected        the input itself is unusable (reason in status_reason)
+        processing -> failed          processing gave up after its attempts (reason kept)
+        review -> approved | rejected clerk decision
+        approved -> review            reopened by a reviewer
+        failed -> queued              reprocess
+    Terminal: approved, rejected, failed (review waits on a person).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("In Warteschlange")
+        PROCESSING = "processing", _("In Verarbeitung")
+        REVIEW = "review", _("Prüfung nötig")
+        APPROVED = "approved", _("Freigegeben")
+        REJECTED = "rejected", _("Abgelehnt")
+        FAILED = "failed", _("Fehlgeschlagen")
+
+    class DocumentType(models.TextChoices):
+        INVOICE = "invoice", _("Rechnung")
+        CREDIT_NOTE = "credit_note", _("Gutschrift")
+        REMINDER = "reminder", _("Mahnung")
+        DELIVERY_NOTE = "delivery_note", _("Lieferschein")
+        ORDER = "order", _("Bestellung / Auftragsbestätigung")
+        CONTRACT = "contract", _("Vertrag")
+        RECEIPT = "receipt", _("Quittung / Beleg")
+        LETTER = "letter", _("Brief")
+        FORM = "form", _("Formular")
+        UNKNOWN = "unknown", _("Unbekannt")
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload", _("Browser-Upload")
+        API = "api", _("API")
+        FOLDER = "folder", _("Überwachter Ordner")
+        EMAIL = "email", _("E-Mail")
+        CLI = "cli", _("Kommandozeile")
+
+    class ContentSource(models.TextChoices):
+        TEXT_LAYER = "text_layer", _("Textebene")
+        OCR = "ocr", _("Texterkennung")
+        EINVOICE = "einvoice", _("E-Rechnung")
+
+    class Decision(models.TextChoices):
+        AUTO_APPROVE = "auto_approve", _("Automatisch freigegeben")
+        REVIEW = "review", _("Prüfung")
+
+    TERMINAL_STATUSES = (Status.APPROVED, Status.REJECTED, Status.FAILED)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="documents")
+    title = models.CharField(_("Titel"), max_length=255)
+    original_filename = models.CharField(_("Dateiname"), max_length=255)
+    mime_type = models.CharField(max_length=100)
+    file_size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    storage_key = models.CharField(max_length=500, unique=True, editable=False)
+    thumbnail_key = models.CharField(max_length=500, blank=True, editable=False)
+
+    status = models.CharField(_("Status"), max_length=20, choices=Status.choices, default=Status.QUEUED)
+    status_reason = models.TextField(_("Grund"), blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.UPLOAD)
+    source_reference = models.CharField(max_length=255, blank=True)
+    priority = models.PositiveSmallIntegerField(default=5)
+
+    document_type = models.CharField(
+        _("Dokumenttyp"), max_length=20, choices=DocumentType.choices, default=DocumentType.UNKNOWN
+    )
+    document_type_confidence = models.FloatField(null=True, blank=True)
+    content_source = models.CharField(max_length=20, choices=ContentSource.choices, blank=True)
+    ocr_backend = models.CharField(max_length=50, blank=True)
+    language = models.CharField(max_length=10, default="de")
+    page_count = models.PositiveIntegerField(default=0)
+    supplier = models.ForeignKey(
+        "suppliers.Supplier", null=True, blank=True, on_delete=models.SET_NULL, related_name="documents"
+    )
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="documents")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="documents")
+    document_date = models.DateField(_("Belegdatum"), null=True, blank=True)
+    document_number = models.CharField(_("Belegnummer"), max_length=100, blank=True)
+    total_amount = models.DecimalField(_("Betrag"), max_digits=14, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    overall_confidence = models.FloatField(null=True, blank=True)
+    decision = models.CharField(max_length=20, choices=Decision.choices, blank=True)
+    line_items = models.JSONField(default=list, blank=True)
+    validation = models.JSONField(default=list, blank=True)
+    timings_ms = models.JSONField(default=dict, blank=True)
+
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_documents"
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviewed_documents"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Dokument")
+        verbose_name_plural = _("Dokumente")
+        ordering = ["-created_at"]
+        permissions = [("review_document", "Can review and approve documents")]
+        constraints = [
+            models.CheckConstraint(condition=Q(file_size__gt=0), name="document_file_size_positive"),
+            models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=10), name="document_priority_range"),
+            models.CheckConstraint(
+                condition=Q(overall_confidence__isnull=True)
+                | Q(overall_confidence__gte=0, overall_confidence__lte=1),
+                name="document_confidence_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["rejected", "failed"]) | ~Q(status_reason=""),
+                name="document_rejection_has_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "status"], name="document_owner_status_idx"),
+            # The review queue: "documents waiting for a clerk, oldest first".
+            models.Index(
+                fields=["created_at"], name="document_review_queue_idx", condition=Q(status="review")
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL_STATUSES
+
+
+class ProcessingJob(BaseModel):
+    """One run of the pipeline over a document.
+
+    Status: pending -> running -> completed | failed ; running -> pending (retry after a
+    transient error or a lost worker) ; pending -> cancelled.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Wartend")
+        RUNNING = "running", _("Läuft")
+        COMPLETED = "completed", _("Abgeschlossen")
+        FAILED = "failed", _("Fehlgeschlagen")
+        CANCELLED = "cancelled", _("Abgebrochen")
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="jobs")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    queue = models.CharField(max_length=50, default="ocr_cpu")
+    backend = models.CharField(max_length=50, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=3)
+    current_stage = models.CharField(max_length=50, blank=True)
+    timings_ms = models.JSONField(default=dict, blank=True)
+    error_code = models.CharField(max_length=50, blank=True)
+    error_message = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        verbose_name = _("Verarbeitungsauftrag")
+        verbose_name_plural = _("Verarbeitungsaufträge")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(attempts__lte=models.F("max_attempts") + 1), name="job_attempts_bounded"),
+        ]
+        indexes = [
+            # Recovery sweep: "jobs not finished", per status.
+            models.Index(fields=["status", "created_at"], name="job_unfinished_idx",
+                         condition=Q(status__in=["pending", "running"])),
+        ]
+
+    def __str__(self):
+        return f"Job {self.id} ({self.get_status_display()})"
+
+
+class JobEvent(BaseModel):
+    """A progress or error event of a job (stage started, stage finished, failed)."""
+
+    job = models.ForeignKey(ProcessingJob, on_delete=models.CASCADE, related_name="events")
+    event_type = models.CharField(max_length=50)
+    message = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("Auftragsereignis")
+        verbose_name_plural = _("Auftragsereignisse")
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"{self.event_type}: {self.message}"
+
+
+class DocumentPage(BaseModel):
+    """One page: its rendered image, thumbnail, text and word boxes (normalised 0..1, top-left origin)."""
+
+    class TextSource(models.TextChoices):
+        TEXT_LAYER = "text_layer", _("Textebene")
+        OCR = "ocr", _("Texterkennung")
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="pages")
+    page_number = models.PositiveIntegerField()
+    image_key = models.CharField(max_length=500)
+    thumbnail_key = models.CharField(max_length=500, blank=True)
+    width_px = models.PositiveIntegerField()
+    height_px = models.PositiveIntegerField()
+    dpi = models.PositiveIntegerField()
+    text = models.TextField(blank=True)
+    text_source = models.CharField(max_length=20, choices=TextSource.choices)
+    ocr_confidence = models.FloatField(null=True, blank=True)
+    words = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("Seite")
+        verbose_name_plural = _("Seiten")
+        ordering = ["document", "page_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "page_number"], name="page_unique_per_document"),
+            models.CheckConstraint(condition=Q(page_number__gt=0), name="page_number_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.document} – Seite {self.page_number}"
+
+
+class OCRResult(BaseModel):
+    """The text result of one job; exactly one is current per document."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="ocr_results")
+    job = models.OneToOneField(ProcessingJob, on_delete=models.CASCADE, related_name="ocr_result")
+    backend = models.CharField(max_length=50)
+    content_source = models.CharField(max_length=20, choices=Document.ContentSource.choices)
+    text = models.TextField(blank=True)
+    average_confidence = models.FloatField(null=True, blank=True)
+    min_confidence = models.FloatField(null=True, blank=True)
+    word_count = models.PositiveIntegerField(default=0)
+    low_confidence_word_count = models.PositiveIntegerField(default=0)
+    is_current = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = _("OCR-Ergebnis")
+        verbose_name_plural = _("OCR-Ergebnisse")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document"], condition=Q(is_current=True), name="ocr_result_one_current_per_document"
+            ),
+        ]
+
+    def __str__(self):
+        return f"OCR {self.document} ({self.backend})"
+
+
+class ExtractedField(BaseModel):
+    """One business field of a document with its evidence.
+
+    ``value`` is what the document shows (or the clerk typed), ``normalized_value`` the
+    canonical form (dates ISO, amounts with a dot, IBAN without spaces). A locked field
+    survives re-processing unchanged.
+    """
+
+    class Source(models.TextChoices):
+        RULE = "rule", _("Regel")
+        EINVOICE = "einvoice", _("E-Rechnung")
+        MANUAL = "manual", _("Manuell")
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="fields")
+    name = models.CharField(max_length=64)
+    value = models.TextField(blank=True)
+    normalized_value = models.TextField(blank=True)
+    confidence = models.FloatField(default=0.0)
+    page = models.PositiveIntegerField(null=True, blank=True)
+    bbox = models.JSONField(null=True, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.RULE)
+    rule = models.CharField(max_length=100, blank=True)
+    extracted_value = models.TextField(blank=True)
+    locked = models.BooleanField(default=False)
+    corrected_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    corrected_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Extrahiertes Feld")
+        verbose_name_plural = _("Extrahierte Felder")
+        ordering = ["document", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "name"], name="field_unique_per_document"),
+            models.CheckConstraint(condition=Q(confidence__gte=0, confidence__lte=1), name="field_confidence_range"),
+        ]
+
+    def __str__(self):
+        return f"{self.name}={self.normalized_value or self.value}"
+
+
+class DocumentVersion(BaseModel):
+    """A snapshot of a document's extracted data after a change: who, when, what, why."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="versions")
+    version_number = models.PositiveIntegerField()
+    change_type = models.CharField(max_length=50)
+    snapshot = models.JSONField()
+    changed_fields = models.JSONField(default=list)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        verbose_name = _("Dokumentversion")
+        verbose_name_plural = _("Dokumentversionen")
+        ordering = ["document", "-version_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "version_number"], name="version_unique_per_document"),
+        ]
+
+    def __str__(self):
+        return f"{self.document} v{self.version_number}"
+
+
+class DocumentRelation(BaseModel):
+    """A typed link between two documents (credit note for invoice, delivery note for order, ...).
+
+    Not yet created automatically; maintained by admins until relation detection exists.
+    """
+
+    class RelationType(models.TextChoices):
+        CORRECTS = "corrects", _("korrigiert")
+        REPLACES = "replaces", _("ersetzt")
+        REFERENCES = "references", _("verweist auf")
+        ATTACHMENT_TO = "attachment_to", _("Anhang zu")
+        DELIVERY_FOR = "delivery_for", _("Lieferung zu")
+        ORDER_FOR = "order_for", _("Bestellung zu")
+        CREDIT_NOTE_FOR = "credit_note_for", _("Gutschrift zu")
+        REMINDER_FOR = "reminder_for", _("Mahnung zu")
+        DUPLICATE_OF = "duplicate_of", _("Duplikat von")
+
+    source = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="relations_from")
+    target = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="relations_to")
+    relation_type = models.CharField(max_length=30, choices=RelationType.choices)
+    confidence = models.FloatField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        verbose_name = _("Dokumentbeziehung")
+        verbose_name_plural = _("Dokumentbeziehungen")
+        constraints = [
+            models.CheckConstraint(condition=~Q(source=models.F("target")), name="relation_not_self"),
+            models.UniqueConstraint(fields=["source", "target", "relation_type"], name="relation_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.source} {self.get_relation_type_display()} {self.target}"

@@ -1,0 +1,40 @@
+"""The result of extraction, independent of how the words were obtained."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class FieldValue:
+    """One extracted field with its evidence.
+
+    ``value`` is the text as printed ("1.234,56 €"), ``normalized`` the canonical string
+    ("1234.56"; dates "YYYY-MM-DD"; IBAN/VAT ID upper-case without spaces; currency ISO 4217).
+    ``page`` is 1-based; ``bbox`` is normalised (x0, y0, x1, y1) on that page; ``rule`` names
+    the rule that produced the value (evidence for the clerk).
+    """
+
+    name: str
+    value: str
+    normalized: str
+    confidence: float
+    page: int | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    rule: str = ""
+
+
+@dataclass(slots=True)
+class ValidationCheck:
+    rule: str
+    ok: bool
+    message: str
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class ExtractionResult:
+    document_type: str
+    document_type_confidence: float
+    fields: dict[str, FieldValue] = field(default_factory=dict)
+    line_items: list[dict] = field(default_factory=list)
+    validation: list[ValidationCheck] = field(default_factory=list)
+    overall_confidence: float = 0.0
