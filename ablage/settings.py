@@ -235,7 +235,6 @@ ABLAGE_OCR_LANGUAGES = env_str("ABLAGE_OCR_LANGUAGES", "deu+eng")
 ABLAGE_TESSERACT_CMD = env_str("ABLAGE_TESSERACT_CMD", "tesseract")
 ABLAGE_OCR_TIMEOUT_SECONDS = env_int("ABLAGE_OCR_TIMEOUT_SECONDS", 180, minimum=5)
 ABLAGE_AUTO_APPROVE_THRESHOLD = env_float("ABLAGE_AUTO_APPROVE_THRESHOLD", 0.85, minimum=0.0, maximum=1.0)
-ABLAGE_OCR_BACKEND = env_choice("ABLAGE_OCR_BACKEND", "tesseract", {"tesseract", "surya"})
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})
 LOGGING = {

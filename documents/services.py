@@ -1,0 +1,485 @@
+"""Writes on documents: ingest, processing, review decisions. Keyword-only, transactional."""
+
+import hashlib
+import io
+import logging
+import uuid
+from decimal import Decimal, InvalidOperation
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from ablage.errors import ApplicationError
+from documents import events
+from documents.models import Document, DocumentPage, DocumentVersion, ExtractedField, JobEvent, OCRResult, ProcessingJob
+from monitoring.services import audit_log_record
+from ocr.errors import StopProcessing
+from ocr.filetypes import sniff
+from ocr.sources import open_source
+
+logger = logging.getLogger(__name__)
+
+THUMBNAIL_WIDTH = 400
+
+# Upload refusals and their HTTP status in the API.
+_REFUSAL_STATUS = {"unsupported_file_type": 415, "file_too_large": 413}
+
+
+# --- ingest ---------------------------------------------------------------------------------
+
+
+def clean_filename(name: str) -> str:
+    """The last path component, without control characters, at most 200 characters."""
+    base = PurePath(name.replace("\\", "/")).name
+    base = "".join(ch for ch in base if ch.isprintable() and ch not in '<>:"|?*')
+    base = base.strip(" .")
+    if len(base) > 200:
+        stem, dot, extension = base.rpartition(".")
+        base = (stem[: 190] + dot + extension[:9]) if dot else base[:200]
+    return base or "dokument"
+
+
+def upload_validate(*, filename: str, data: bytes) -> None:
+    """Refuse what cannot become a document, before anything is stored."""
+    if len(data) == 0:
+        raise ApplicationError(f"„{filename}“ ist leer.", code="empty_file")
+    limit = settings.ABLAGE_MAX_UPLOAD_BYTES
+    if len(data) > limit:
+        raise ApplicationError(
+            f"„{filename}“ ist zu groß ({len(data) / 1_048_576:.1f} MB); erlaubt sind {limit / 1_048_576:.0f} MB.",
+            code="file_too_large",
+            status_code=413,
+        )
+    try:
+        with open_source(data, max_pages=settings.ABLAGE_MAX_PAGES):
+            pass
+    except StopProcessing as refusal:
+        raise ApplicationError(
+            f"„{filename}“: {refusal.message}",
+            code=refusal.code,
+            status_code=_REFUSAL_STATUS.get(refusal.code, 400),
+        ) from refusal
+
+
+def document_ingest(
+    *,
+    owner,
+    filename: str,
+    data: bytes,
+    source: str = Document.Source.UPLOAD,
+    source_reference: str = "",
+    title: str = "",
+    priority: int = 5,
+) -> Document:
+    """Validate, store the original under a UUID name, create Document + ProcessingJob, enqueue on commit."""
+    filename = clean_filename(filename)
+    if not 1 <= priority <= 10:
+        raise ApplicationError("Die Priorität muss zwischen 1 und 10 liegen.", code="invalid_priority")
+    upload_validate(filename=filename, data=data)
+    file_type = sniff(data[:1024])
+    document_id = uuid.uuid4()
+    now = timezone.now()
+    key = default_storage.save(
+        f"originals/{now:%Y/%m}/{document_id}.{file_type.extension}", ContentFile(data)
+    )
+    try:
+        with transaction.atomic():
+            document = Document.objects.create(
+                id=document_id,
+                owner=owner,
+                title=(title or PurePath(filename).stem)[:255],
+                original_filename=filename,
+                mime_type=file_type.mime_type,
+                file_size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                storage_key=key,
+                source=source,
+                source_reference=source_reference[:255],
+                priority=priority,
+            )
+            job = ProcessingJob.objects.create(document=document, queue="ocr_cpu", created_by=owner)
+            JobEvent.objects.create(job=job, event_type="queued", message="Dokument angenommen")
+            audit_log_record(actor=owner, action="document.uploaded", obj=document,
+                             changes={"filename": filename, "sha256": document.sha256, "source": source})
+            transaction.on_commit(lambda: _enqueue(job))
+    except Exception:
+        # Nothing half-created: without its row the stored original would be an orphan.
+        default_storage.delete(key)
+        raise
+    return document
+
+
+def _enqueue(job: ProcessingJob) -> None:
+    from documents.tasks import process_document
+
+    process_document.apply_async(args=[str(job.id)], queue=job.queue, priority=job.document.priority)
+
+
+# --- processing ----------------------------------------------------------------------------
+
+
+def job_run(*, job_id) -> None:
+    """Process one job. Idempotent: a finished job, or one that is gone, is left alone.
+
+    Raises ``TransientOCRError`` for the task to retry; everything else ends the job.
+    """
+    from ocr.errors import TransientOCRError
+    from ocr.pipeline import run_pipeline
+
+    claimed = ProcessingJob.objects.filter(
+        id=job_id, status__in=[ProcessingJob.Status.PENDING, ProcessingJob.Status.RUNNING]
+    ).update(status=ProcessingJob.Status.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now())
+    if claimed != 1:
+        return
+    job = ProcessingJob.objects.select_related("document").get(id=job_id)
+    document = job.document
+    if job.attempts > job.max_attempts:
+        _job_fail(job, f"Verarbeitung nach {job.max_attempts} Versuchen abgebrochen. {job.error_message}".strip(),
+                  code="too_many_attempts")
+        return
+    Document.objects.filter(id=document.id, status__in=[Document.Status.QUEUED, Document.Status.PROCESSING]).update(
+        status=Document.Status.PROCESSING
+    )
+    _event(job, "started", f"Verarbeitung gestartet (Versuch {job.attempts})", status=Document.Status.PROCESSING)
+
+    def progress(stage: str, info: dict):
+        ProcessingJob.objects.filter(id=job.id).update(current_stage=stage)
+        if stage == "page":
+            fraction = info["page"] / info["pages"]
+            _event(job, "page_done", f"Seite {info['page']} von {info['pages']}", status=Document.Status.PROCESSING,
+                   progress=fraction, persist=False)
+
+    try:
+        with default_storage.open(document.storage_key, "rb") as handle:
+            data = handle.read()
+        output = run_pipeline(data, auto_approve_threshold=_auto_approve_threshold(), progress=progress)
+    except StopProcessing as refusal:
+        _job_reject(job, refusal)
+        return
+    except TransientOCRError as exc:
+        ProcessingJob.objects.filter(id=job.id).update(status=ProcessingJob.Status.PENDING, error_message=str(exc))
+        Document.objects.filter(id=document.id, status=Document.Status.PROCESSING).update(status=Document.Status.QUEUED)
+        _event(job, "retry", str(exc), status=Document.Status.QUEUED)
+        raise
+    except Exception as exc:
+        logger.exception("Processing document %s failed", document.id)
+        _job_fail(job, f"Interner Fehler bei der Verarbeitung ({type(exc).__name__}): {exc}"[:1000], code="internal")
+        return
+    try:
+        _persist_output(job, output)
+    finally:
+        output.close()
+
+
+def _auto_approve_threshold() -> float:
+    try:
+        from system.selectors import config_get
+    except ImportError:
+        return settings.ABLAGE_AUTO_APPROVE_THRESHOLD
+    return float(config_get("extraction.auto_approve_threshold", default=settings.ABLAGE_AUTO_APPROVE_THRESHOLD))
+
+
+def _persist_output(job: ProcessingJob, output) -> None:
+    document = job.document
+    prefix = f"pages/{document.id}/{job.id}-{job.attempts}"
+    page_rows = []
+    written_keys = []
+    try:
+        for page in output.pages:
+            image_key = _save_jpeg(f"{prefix}/p{page.content.number}.jpg", page.image, quality=85)
+            written_keys.append(image_key)
+            page_rows.append((page, image_key))
+        thumbnail_key = _save_thumbnail(f"{prefix}/thumb.jpg", output.pages[0].image)
+        written_keys.append(thumbnail_key)
+        with transaction.atomic():
+            locked_document = Document.objects.select_for_update().get(id=document.id)
+            old_keys = [key for pair in locked_document.pages.values_list("image_key", "thumbnail_key") for key in pair]
+            old_keys.append(locked_document.thumbnail_key)
+            locked_document.pages.all().delete()
+            DocumentPage.objects.bulk_create(
+                DocumentPage(
+                    document=locked_document,
+                    page_number=page.content.number,
+                    image_key=image_key,
+                    width_px=page.image.width,
+                    height_px=page.image.height,
+                    dpi=page.content.dpi,
+                    text=page.content.text,
+                    text_source=page.content.source,
+                    ocr_confidence=page.content.average_confidence,
+                    words=[word.as_json() for word in page.content.words],
+                )
+                for page, image_key in page_rows
+            )
+            _record_ocr_result(job, locked_document, output)
+            _record_fields(locked_document, output.extraction)
+            new_status = _apply_extraction(locked_document, output, thumbnail_key)
+            ProcessingJob.objects.filter(id=job.id).update(
+                status=ProcessingJob.Status.COMPLETED,
+                backend=output.ocr_backend,
+                timings_ms=output.timings_ms,
+                finished_at=timezone.now(),
+                current_stage="done",
+                error_message="",
+            )
+            JobEvent.objects.create(job=job, event_type="completed", message=_completion_message(new_status),
+                                    data={"timings_ms": output.timings_ms, "decision": output.decision})
+            if new_status == Document.Status.APPROVED:
+                audit_log_record(actor=None, action="document.auto_approved", obj=locked_document,
+                                 changes={"overall_confidence": locked_document.overall_confidence})
+            transaction.on_commit(lambda: _delete_files(old_keys))
+            transaction.on_commit(lambda: events.publish(events.DocumentEvent(
+                str(document.id), str(document.owner_id), new_status, stage="done",
+                message=_completion_message(new_status), progress=1.0)))
+    except Exception:
+        _delete_files(written_keys)
+        raise
+
+
+def _completion_message(status: str) -> str:
+    return "Automatisch freigegeben" if status == Document.Status.APPROVED else "Bereit zur Prüfung"
+
+
+def _record_ocr_result(job, document, output) -> None:
+    words = [word for page in output.pages for word in page.content.words]
+    confidences = [word.confidence for word in words]
+    OCRResult.objects.filter(document=document, is_current=True).update(is_current=False)
+    OCRResult.objects.create(
+        document=document,
+        job=job,
+        backend=output.ocr_backend,
+        content_source=output.content_source,
+        text="\n\n".join(page.content.text for page in output.pages),
+        average_confidence=sum(confidences) / len(confidences) if confidences else None,
+        min_confidence=min(confidences) if confidences else None,
+        word_count=len(words),
+        low_confidence_word_count=sum(1 for confidence in confidences if confidence < 0.6),
+    )
+
+
+def _record_fields(document, extraction) -> None:
+    existing = {field.name: field for field in document.fields.all()}
+    for name, value in extraction.fields.items():
+        current = existing.pop(name, None)
+        if current is not None and current.locked:
+            continue  # a clerk's correction survives re-processing
+        attributes = {
+            "value": value.value,
+            "normalized_value": value.normalized,
+            "extracted_value": value.normalized,
+            "confidence": max(0.0, min(1.0, value.confidence)),
+            "page": value.page,
+            "bbox": list(value.bbox) if value.bbox else None,
+            "source": ExtractedField.Source.RULE,
+            "rule": value.rule[:100],
+        }
+        ExtractedField.objects.update_or_create(document=document, name=name, defaults=attributes)
+    stale = [field.id for field in existing.values() if not field.locked]
+    ExtractedField.objects.filter(id__in=stale).delete()
+
+
+def _apply_extraction(document, output, thumbnail_key: str) -> str:
+    extraction = output.extraction
+    fields = {field.name: field for field in document.fields.all()}
+    approved = output.decision == "auto_approve"
+    new_status = Document.Status.APPROVED if approved else Document.Status.REVIEW
+    changed = Document.objects.filter(id=document.id, status=Document.Status.PROCESSING).update(
+        status=new_status,
+        status_reason="",
+        document_type=extraction.document_type,
+        document_type_confidence=extraction.document_type_confidence,
+        content_source=output.content_source,
+        ocr_backend=output.ocr_backend,
+        page_count=len(output.pages),
+        overall_confidence=max(0.0, min(1.0, extraction.overall_confidence)),
+        decision=output.decision,
+        line_items=extraction.line_items,
+        validation=[_check_json(check) for check in extraction.validation],
+        timings_ms=output.timings_ms,
+        thumbnail_key=thumbnail_key,
+        processed_at=timezone.now(),
+        **_summary_columns(fields),
+    )
+    if changed != 1:
+        # Someone moved the document on (e.g. rejected it) while it was processing: keep their decision.
+        return Document.objects.get(id=document.id).status
+    return new_status
+
+
+def _check_json(check) -> dict:
+    return {"rule": check.rule, "ok": check.ok, "message": check.message, "fields": list(check.fields)}
+
+
+def _summary_columns(fields: dict) -> dict:
+    """Denormalised list columns (number, date, total, currency, supplier) from the current fields."""
+
+    def normalized(name):
+        field = fields.get(name)
+        return field.normalized_value if field else ""
+
+    total = None
+    if normalized("total_amount"):
+        try:
+            total = Decimal(normalized("total_amount"))
+        except InvalidOperation:
+            total = None
+    return {
+        "document_number": normalized("invoice_number")[:100],
+        "document_date": parse_date(normalized("invoice_date")) if normalized("invoice_date") else None,
+        "total_amount": total,
+        "currency": normalized("currency")[:3],
+    }
+
+
+def _job_reject(job: ProcessingJob, refusal: StopProcessing) -> None:
+    with transaction.atomic():
+        ProcessingJob.objects.filter(id=job.id).update(
+            status=ProcessingJob.Status.FAILED, error_code=refusal.code, error_message=refusal.message,
+            finished_at=timezone.now(),
+        )
+        Document.objects.filter(id=job.document_id, status__in=[Document.Status.QUEUED, Document.Status.PROCESSING]) \
+            .update(status=Document.Status.REJECTED, status_reason=refusal.message)
+        JobEvent.objects.create(job=job, event_type="rejected", message=refusal.message, data={"code": refusal.code})
+    events.publish(events.DocumentEvent(str(job.document_id), str(job.document.owner_id), Document.Status.REJECTED,
+                                        stage="rejected", message=refusal.message))
+
+
+def _job_fail(job: ProcessingJob, message: str, *, code: str) -> None:
+    with transaction.atomic():
+        ProcessingJob.objects.filter(id=job.id).update(
+            status=ProcessingJob.Status.FAILED, error_code=code, error_message=message, finished_at=timezone.now()
+        )
+        Document.objects.filter(id=job.document_id, status__in=[Document.Status.QUEUED, Document.Status.PROCESSING]) \
+            .update(status=Document.Status.FAILED, status_reason=message)
+        JobEvent.objects.create(job=job, event_type="failed", message=message, data={"code": code})
+    events.publish(events.DocumentEvent(str(job.document_id), str(job.document.owner_id), Document.Status.FAILED,
+                                        stage="failed", message=message))
+
+
+def _event(job, event_type: str, message: str, *, status: str, progress: float | None = None, persist=True):
+    if persist:
+        JobEvent.objects.create(job=job, event_type=event_type, message=message)
+    events.publish(events.DocumentEvent(str(job.document_id), str(job.document.owner_id), status,
+                                        stage=event_type, message=message, progress=progress))
+
+
+def _save_jpeg(key: str, image, *, quality: int) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality, optimize=True)
+    return default_storage.save(key, ContentFile(buffer.getvalue()))
+
+
+def _save_thumbnail(key: str, image) -> str:
+    thumbnail = image.copy()
+    thumbnail.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH * 2))
+    try:
+        return _save_jpeg(key, thumbnail, quality=80)
+    finally:
+        thumbnail.close()
+
+
+def _delete_files(keys) -> None:
+    for key in keys:
+        if key:
+            try:
+                default_storage.delete(key)
+            except OSError:
+                logger.warning("Could not delete %s", key, exc_info=True)
+
+
+# --- review ----------------------------------------------------------------------------------
+
+
+def _snapshot(document: Document) -> dict:
+    return {
+        "status": document.status,
+        "document_type": document.document_type,
+        "fields": {f.name: {"value": f.value, "normalized": f.normalized_value, "locked": f.locked}
+                   for f in document.fields.all()},
+    }
+
+
+def _record_version(document: Document, *, user, change_type: str, changed: list[str], description: str = ""):
+    number = (document.versions.order_by("-version_number").values_list("version_number", flat=True).first() or 0) + 1
+    DocumentVersion.objects.create(document=document, version_number=number, change_type=change_type,
+                                   snapshot=_snapshot(document), changed_fields=changed, description=description,
+                                   created_by=user)
+
+
+@transaction.atomic
+def document_update_fields(*, document: Document, user, values: dict[str, str], ip_address=None) -> list[str]:
+    """Apply a clerk's corrections. Changed fields become manual, locked and attributed. Returns changed names."""
+    from extraction.normalize import normalize_field
+
+    document = Document.objects.select_for_update().get(id=document.id)
+    if document.status not in (Document.Status.REVIEW, Document.Status.APPROVED):
+        raise ApplicationError("Dieses Dokument kann im aktuellen Status nicht bearbeitet werden.",
+                               code="not_editable", status_code=409)
+    existing = {field.name: field for field in document.fields.all()}
+    changes = {}
+    for name, raw in values.items():
+        raw = (raw or "").strip()
+        field = existing.get(name)
+        if field is not None and raw == field.value:
+            continue
+        if field is None and not raw:
+            continue
+        try:
+            normalized = normalize_field(name, raw) if raw else ""
+        except ValueError as exc:
+            raise ApplicationError(f"{name}: {exc}", code="invalid_field_value", extra={"field": name}) from exc
+        before = field.value if field else ""
+        ExtractedField.objects.update_or_create(
+            document=document, name=name,
+            defaults={"value": raw, "normalized_value": normalized, "confidence": 1.0,
+                      "source": ExtractedField.Source.MANUAL, "locked": True,
+                      "corrected_by": user, "corrected_at": timezone.now()},
+        )
+        changes[name] = {"from": before, "to": raw}
+    if changes:
+        fields = {field.name: field for field in document.fields.all()}
+        Document.objects.filter(id=document.id).update(**_summary_columns(fields))
+        _record_version(document, user=user, change_type="fields_corrected", changed=sorted(changes))
+        audit_log_record(actor=user, action="document.fields_corrected", obj=document, changes=changes,
+                         ip_address=ip_address)
+    return sorted(changes)
+
+
+@transaction.atomic
+def document_approve(*, document: Document, user, ip_address=None) -> None:
+    changed = Document.objects.filter(id=document.id, status=Document.Status.REVIEW).update(
+        status=Document.Status.APPROVED, reviewed_by=user, reviewed_at=timezone.now(), status_reason=""
+    )
+    if changed != 1:
+        raise ApplicationError("Nur Dokumente in Prüfung können freigegeben werden.", code="invalid_status",
+                               status_code=409)
+    document.refresh_from_db()
+    _record_version(document, user=user, change_type="approved", changed=[])
+    audit_log_record(actor=user, action="document.approved", obj=document, ip_address=ip_address)
+    transaction.on_commit(lambda: events.publish(events.DocumentEvent(
+        str(document.id), str(document.owner_id), Document.Status.APPROVED, stage="approved")))
+
+
+@transaction.atomic
+def document_reject(*, document: Document, user, reason: str, ip_address=None) -> None:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("Bitte einen Grund für die Ablehnung angeben.", code="reason_required")
+    changed = Document.objects.filter(id=document.id, status=Document.Status.REVIEW).update(
+        status=Document.Status.REJECTED, status_reason=reason[:2000], reviewed_by=user, reviewed_at=timezone.now()
+    )
+    if changed != 1:
+        raise ApplicationError("Nur Dokumente in Prüfung können abgelehnt werden.", code="invalid_status",
+                               status_code=409)
+    document.refresh_from_db()
+    _record_version(document, user=user, change_type="rejected", changed=[], description=reason)
+    audit_log_record(actor=user, action="document.rejected", obj=document, changes={"reason": reason},
+                     ip_address=ip_address)
+    transaction.on_commit(lambda: events.publish(events.DocumentEvent(
+        str(document.id), str(document.owner_id), Document.Status.REJECTED, stage="rejected", message=reason)))

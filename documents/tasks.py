@@ -1,0 +1,19 @@
+from celery import shared_task
+
+from documents import services
+from ocr.errors import TransientOCRError
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(TransientOCRError,),
+    retry_backoff=10,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=3,
+)
+def process_document(self, job_id: str) -> None:
+    """Run the pipeline for one ProcessingJob (idempotent; see ``documents.services.job_run``)."""
+    services.job_run(job_id=job_id)
