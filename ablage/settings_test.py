@@ -1,7 +1,13 @@
-"""Test overrides. The suite runs on PostgreSQL by default and on SQLite with ABLAGE_TEST_DB=sqlite."""
+"""Test overrides.
+
+The suite runs on PostgreSQL by default and on SQLite with ``ABLAGE_TEST_DB=sqlite``. Values
+chosen here are put into ``os.environ`` so that worker processes a test starts (Celery) load
+the same data directory, database and broker.
+"""
 
 import os
 import tempfile
+import uuid
 from pathlib import Path
 
 os.environ.setdefault("ABLAGE_DATA_DIR", tempfile.mkdtemp(prefix="ablage-test-data-"))
@@ -11,6 +17,9 @@ from ablage.settings import *  # noqa: E402,F403
 from ablage.settings import BASE_DIR, DATA_DIR  # noqa: E402
 
 _backend = env_choice("ABLAGE_TEST_DB", "postgres", {"postgres", "sqlite"})
+# A worker process started by a test connects to the test database itself, not to the
+# database pytest-django derives the test database's name from.
+_exact_name = env_str("ABLAGE_TEST_DB_NAME")
 if _backend == "postgres":
     DATABASES = {
         "default": database_from_url(
@@ -21,6 +30,29 @@ if _backend == "postgres":
 else:
     DATABASES = {"default": database_from_url(f"sqlite:///{Path(DATA_DIR) / 'test.sqlite3'}", base_dir=BASE_DIR)}
     DATABASES["default"]["TEST"] = {"NAME": str(Path(DATA_DIR) / "test-db.sqlite3")}
+if _exact_name:
+    DATABASES["default"]["NAME"] = _exact_name
+
+# Broker: Redis (real connection) next to PostgreSQL, the file-system broker of the embedded
+# default next to SQLite. A per-run key prefix keeps parallel test processes apart.
+_broker = env_choice("ABLAGE_TEST_BROKER", "redis" if _backend == "postgres" else "filesystem", {"redis", "filesystem"})
+if _broker == "redis":
+    os.environ.setdefault("ABLAGE_TEST_BROKER_PREFIX", f"ablage-test-{uuid.uuid4().hex[:12]}:")
+    CELERY_BROKER_URL = env_str("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "global_keyprefix": os.environ["ABLAGE_TEST_BROKER_PREFIX"],
+    }
+else:
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),  # noqa: F405
+        "data_folder_out": str(BROKER_DIR / "queue"),  # noqa: F405
+        "processed_folder": str(BROKER_DIR / "processed"),  # noqa: F405
+        "store_processed": False,
+    }
+    for _folder in ("queue", "processed"):
+        (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

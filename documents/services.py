@@ -10,7 +10,7 @@ from pathlib import PurePath
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -43,6 +43,20 @@ def clean_filename(name: str) -> str:
         stem, dot, extension = base.rpartition(".")
         base = (stem[: 190] + dot + extension[:9]) if dot else base[:200]
     return base or "dokument"
+
+
+def read_upload(upload) -> bytes:
+    """Read an uploaded file, refusing an over-size one before it is read into memory."""
+    limit = settings.ABLAGE_MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise ApplicationError(
+            f"„{clean_filename(upload.name or '')}“ ist zu groß ({upload.size / 1_048_576:.1f} MB); "
+            f"erlaubt sind {limit / 1_048_576:.0f} MB.",
+            code="file_too_large",
+            status_code=413,
+        )
+    upload.seek(0)
+    return upload.read(limit + 1)
 
 
 def upload_validate(*, filename: str, data: bytes) -> None:
@@ -158,7 +172,7 @@ def job_run(*, job_id) -> None:
     try:
         with default_storage.open(document.storage_key, "rb") as handle:
             data = handle.read()
-        output = run_pipeline(data, auto_approve_threshold=_auto_approve_threshold(), progress=progress)
+        output = run_pipeline(data, auto_approve_threshold=auto_approve_threshold(), progress=progress)
     except StopProcessing as refusal:
         _job_reject(job, refusal)
         return
@@ -177,12 +191,14 @@ def job_run(*, job_id) -> None:
         output.close()
 
 
-def _auto_approve_threshold() -> float:
+def auto_approve_threshold() -> float:
+    """The configured threshold; the settings default when the database is not reachable (``extract``)."""
+    from system.selectors import config_get
+
     try:
-        from system.selectors import config_get
-    except ImportError:
+        return float(config_get("extraction.auto_approve_threshold", default=settings.ABLAGE_AUTO_APPROVE_THRESHOLD))
+    except DatabaseError:
         return settings.ABLAGE_AUTO_APPROVE_THRESHOLD
-    return float(config_get("extraction.auto_approve_threshold", default=settings.ABLAGE_AUTO_APPROVE_THRESHOLD))
 
 
 def _persist_output(job: ProcessingJob, output) -> None:

@@ -1,4 +1,16 @@
 from django.urls import path
 
+from documents import views
+
 app_name = "documents"
-urlpatterns: list = []
+
+urlpatterns = [
+    path("", views.document_list, name="list"),
+    path("hochladen/", views.document_upload, name="upload"),
+    path("dokumente/<uuid:document_id>/", views.document_review, name="review"),
+    path("dokumente/<uuid:document_id>/pruefen/", views.document_review_submit, name="review-submit"),
+    path("dokumente/<uuid:document_id>/original/", views.document_original, name="original"),
+    path("dokumente/<uuid:document_id>/vorschau.jpg", views.document_thumbnail, name="thumbnail"),
+    path("dokumente/<uuid:document_id>/seiten/<int:page_number>.jpg", views.document_page_image, name="page-image"),
+    path("dokumente/<uuid:document_id>/zeile/", views.document_status, name="row"),
+]

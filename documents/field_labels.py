@@ -1,0 +1,28 @@
+"""The business fields shown in review, in the order a clerk reads an invoice."""
+
+from django.utils.translation import gettext_lazy as _
+
+FIELD_LABELS = {
+    "supplier_name": _("Lieferant"),
+    "invoice_number": _("Rechnungsnummer"),
+    "invoice_date": _("Rechnungsdatum"),
+    "due_date": _("Fällig am"),
+    "delivery_date": _("Leistungsdatum"),
+    "order_number": _("Bestellnummer"),
+    "customer_number": _("Kundennummer"),
+    "supplier_vat_id": _("USt-IdNr."),
+    "supplier_tax_number": _("Steuernummer"),
+    "iban": _("IBAN"),
+    "bic": _("BIC"),
+    "net_amount": _("Nettobetrag"),
+    "vat_rate": _("USt-Satz"),
+    "vat_amount": _("Umsatzsteuer"),
+    "total_amount": _("Gesamtbetrag"),
+    "currency": _("Währung"),
+}
+
+# Shown in the review form even when extraction found nothing, so the clerk can fill them in.
+CORE_FIELDS = [
+    "supplier_name", "invoice_number", "invoice_date", "due_date", "supplier_vat_id", "iban",
+    "net_amount", "vat_amount", "total_amount", "currency",
+]

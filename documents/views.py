@@ -1,0 +1,207 @@
+"""Server-rendered screens: document list with upload, review, and file downloads.
+
+Every view gets its documents through ``_get_document_for_user`` / ``visible_documents``.
+htmx requests receive the partial of the same URL.
+"""
+
+import mimetypes
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from ablage.errors import ApplicationError
+from documents import services
+from documents.field_labels import CORE_FIELDS, FIELD_LABELS
+from documents.models import Document
+from documents.selectors import reviewable_documents, visible_documents
+
+ACTIVE_STATUSES = (Document.Status.QUEUED, Document.Status.PROCESSING)
+
+
+def _get_document_for_user(user, document_id, *, review=False) -> Document:
+    queryset = reviewable_documents(user) if review else visible_documents(user)
+    return get_object_or_404(queryset, id=document_id)
+
+
+def _client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+@login_required
+@require_GET
+def document_list(request):
+    documents = visible_documents(request.user)
+    status = request.GET.get("status", "")
+    if status in Document.Status.values:
+        documents = documents.filter(status=status)
+    query = request.GET.get("q", "").strip()
+    if query:
+        documents = documents.filter(
+            Q(title__icontains=query) | Q(original_filename__icontains=query) | Q(document_number__icontains=query)
+        )
+    page = Paginator(documents, 50).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "status": status,
+        "query": query,
+        "statuses": Document.Status.choices,
+        "polling": any(document.status in ACTIVE_STATUSES for document in page.object_list),
+    }
+    if request.htmx and request.GET.get("partial") == "table":
+        return render(request, "documents/partials/table.html", context)
+    return render(request, "documents/list.html", context)
+
+
+@login_required
+@require_POST
+def document_upload(request):
+    if not request.user.has_perm("documents.add_document"):
+        raise PermissionDenied
+    files = request.FILES.getlist("files")
+    results = []
+    for upload in files:
+        try:
+            document = services.document_ingest(
+                owner=request.user,
+                filename=upload.name,
+                data=services.read_upload(upload),
+                source=Document.Source.UPLOAD,
+            )
+        except ApplicationError as refusal:
+            results.append({"name": services.clean_filename(upload.name), "ok": False, "message": refusal.message})
+        else:
+            results.append({"name": document.original_filename, "ok": True, "document": document})
+    if not files:
+        results.append({"name": "", "ok": False, "message": _("Bitte mindestens eine Datei auswählen.")})
+    if request.htmx:
+        response = render(request, "documents/partials/upload_results.html", {"results": results})
+        response["HX-Trigger"] = "documents-changed"
+        return response
+    for result in results:
+        if result["ok"]:
+            messages.success(request, _("„%(name)s“ angenommen.") % {"name": result["name"]})
+        else:
+            messages.error(request, result["message"])
+    return redirect("documents:list")
+
+
+def _review_context(document: Document, *, errors=None, submitted=None) -> dict:
+    fields = {field.name: field for field in document.fields.all()}
+    names = [name for name in FIELD_LABELS if name in fields or name in CORE_FIELDS]
+    names += sorted(name for name in fields if name not in FIELD_LABELS)
+    rows = []
+    for name in names:
+        field = fields.get(name)
+        rows.append({
+            "name": name,
+            "label": FIELD_LABELS.get(name, name),
+            "value": (submitted or {}).get(name, field.value if field else ""),
+            "field": field,
+            "error": (errors or {}).get(name),
+        })
+    pages = list(document.pages.order_by("page_number"))
+    boxes = {page.page_number: [] for page in pages}
+    for row in rows:
+        field = row["field"]
+        if field and field.bbox and field.page in boxes:
+            x0, y0, x1, y1 = field.bbox
+            boxes[field.page].append({
+                "name": row["name"], "label": row["label"],
+                "left": round(x0 * 100, 3), "top": round(y0 * 100, 3),
+                "width": round((x1 - x0) * 100, 3), "height": round((y1 - y0) * 100, 3),
+            })
+    return {
+        "document": document,
+        "rows": rows,
+        "pages": [{"page": page, "boxes": boxes[page.page_number]} for page in pages],
+        "latest_job": document.jobs.order_by("-created_at").first(),
+    }
+
+
+@login_required
+@require_GET
+def document_review(request, document_id):
+    document = _get_document_for_user(request.user, document_id)
+    context = _review_context(document)
+    context["can_review"] = reviewable_documents(request.user).filter(id=document.id).exists()
+    return render(request, "documents/review.html", context)
+
+
+@login_required
+@require_POST
+def document_review_submit(request, document_id):
+    document = _get_document_for_user(request.user, document_id, review=True)
+    action = request.POST.get("action", "save")
+    values = {key.removeprefix("field_"): value for key, value in request.POST.items() if key.startswith("field_")}
+    try:
+        if action == "reject":
+            services.document_reject(document=document, user=request.user, reason=request.POST.get("reason", ""),
+                                     ip_address=_client_ip(request))
+            messages.success(request, _("Dokument abgelehnt."))
+            return redirect("documents:list")
+        services.document_update_fields(document=document, user=request.user, values=values,
+                                        ip_address=_client_ip(request))
+        if action == "approve":
+            services.document_approve(document=document, user=request.user, ip_address=_client_ip(request))
+            messages.success(request, _("„%(title)s“ freigegeben.") % {"title": document.title})
+            return redirect("documents:list")
+    except ApplicationError as refusal:
+        document.refresh_from_db()
+        errors = {refusal.extra["field"]: refusal.message} if "field" in refusal.extra else {}
+        if not errors:
+            messages.error(request, refusal.message)
+        context = _review_context(document, errors=errors, submitted=values)
+        context["can_review"] = True
+        return render(request, "documents/review.html", context, status=400 if errors else 409)
+    messages.success(request, _("Änderungen gespeichert."))
+    return redirect("documents:review", document_id=document.id)
+
+
+def _stream(key: str, *, filename: str | None = None, content_type: str | None = None):
+    if not key or not default_storage.exists(key):
+        raise Http404
+    handle = default_storage.open(key, "rb")
+    response = FileResponse(handle, as_attachment=filename is not None, filename=filename,
+                            content_type=content_type or mimetypes.guess_type(key)[0] or "application/octet-stream")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@require_GET
+def document_original(request, document_id):
+    document = _get_document_for_user(request.user, document_id)
+    return _stream(document.storage_key, filename=document.original_filename, content_type=document.mime_type)
+
+
+@login_required
+@require_GET
+def document_thumbnail(request, document_id):
+    document = _get_document_for_user(request.user, document_id)
+    if not document.thumbnail_key:
+        return HttpResponse(status=204)
+    return _stream(document.thumbnail_key, content_type="image/jpeg")
+
+
+@login_required
+@require_GET
+def document_page_image(request, document_id, page_number):
+    document = _get_document_for_user(request.user, document_id)
+    page = get_object_or_404(document.pages, page_number=page_number)
+    return _stream(page.image_key, content_type="image/jpeg")
+
+
+@login_required
+@require_GET
+def document_status(request, document_id):
+    """A document's row, for live refresh of a single line."""
+    document = _get_document_for_user(request.user, document_id)
+    return render(request, "documents/partials/row.html", {"document": document})
