@@ -338,7 +338,7 @@ class ModelPerformance(BaseModel):
                 condition=Q(hour_of_day__isnull=True) | Q(hour_of_day__gte=0, hour_of_day__lte=23),
                 name="model_performance_hour_range",
             ),
-            models.CheckConstraint(condition=Q(total_predictions__gte=0), name="model_performance_total_non_negative"),
+            # Also keeps the total non-negative: 0 <= correct <= total.
             models.CheckConstraint(
                 condition=Q(correct_predictions__gte=0, correct_predictions__lte=models.F("total_predictions")),
                 name="model_performance_correct_within_total",
