@@ -1,0 +1,98 @@
+# Ablage: `make run` starts the embedded install, `make test` runs every check.
+# Both set up what they need first (Debian 12: apt packages, .venv, services) and are safe
+# to repeat: the venv is reinstalled only when a requirements file changed.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+PORT ?= 8000
+BIND ?= 127.0.0.1
+QUEUES ?= default
+LOG_LEVEL ?= INFO
+
+SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng fonts-dejavu-core fonts-liberation libgl1 libglib2.0-0
+# Playwright drives the Debian chromium (executable_path=/usr/bin/chromium), never a download.
+TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) chromium
+TEST_ENV := DJANGO_SETTINGS_MODULE=ablage.settings_test
+
+comma := ,
+
+.PHONY: help run test lint format web worker beat services system-packages test-system-packages
+
+help:
+	@echo "make run      Einrichten und eingebettet starten (SQLite, Dateien unter data/, ohne Redis)"
+	@echo "make test     Einrichten, PostgreSQL/Redis sicherstellen, ruff, check, Migrationen, pytest"
+	@echo "make lint     ruff check + ruff format --check"
+	@echo "make format   ruff format + ruff check --fix"
+	@echo "make web      Nur den Webserver starten (daphne, BIND=$(BIND) PORT=$(PORT))"
+	@echo "make worker   Einen Celery-Worker für QUEUES=$(QUEUES) starten (z. B. QUEUES=ocr_cpu)"
+	@echo "make beat     celery beat starten (periodische Aufgaben)"
+
+# --- set-up -----------------------------------------------------------------------------
+
+$(PY):
+	scripts/ensure-python.sh
+	python3.11 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Stamp files: pip runs again only when a requirements file is newer than its stamp.
+$(VENV)/.installed-base: requirements/base.txt | $(PY)
+	$(PY) -m pip install -r requirements/base.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements/dev.txt requirements/base.txt | $(PY)
+	$(PY) -m pip install -r requirements/dev.txt
+	touch $@ $(VENV)/.installed-base
+
+system-packages:
+	scripts/ensure-system-packages.sh $(SYSTEM_PACKAGES)
+
+test-system-packages:
+	scripts/ensure-system-packages.sh $(TEST_SYSTEM_PACKAGES)
+
+services:
+	scripts/ensure-services.sh
+
+# --- the two commands -------------------------------------------------------------------
+
+run: system-packages $(VENV)/.installed-base
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py ensure_demo_admin
+	SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" exec $(PY) scripts/run_embedded.py --port $(PORT)
+
+test: test-system-packages $(VENV)/.installed-dev services
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(TEST_ENV) $(PY) manage.py check
+	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+	$(TEST_ENV) $(BIN)/pytest -n auto --dist loadgroup --durations=15
+	@# Second pass on the embedded database. Exit code 5 = no test is marked `embedded` yet.
+	ABLAGE_TEST_DB=sqlite $(TEST_ENV) $(BIN)/pytest -n auto -m embedded --durations=5 || test $$? -eq 5
+
+# --- development ------------------------------------------------------------------------
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# --- production-style processes (one per container/unit; see README "Betrieb") ----------
+
+web: $(VENV)/.installed-base
+	exec $(BIN)/daphne -b $(BIND) -p $(PORT) ablage.asgi:application
+
+# The node name carries the queues so that several workers can run on one host.
+worker: $(VENV)/.installed-base
+	exec $(BIN)/celery -A ablage worker -Q $(QUEUES) -n $(subst $(comma),-,$(QUEUES))@%h --loglevel $(LOG_LEVEL) \
+		$(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
+
+beat: $(VENV)/.installed-base
+	exec $(BIN)/celery -A ablage beat --loglevel $(LOG_LEVEL)
