@@ -56,7 +56,7 @@ class ExtractionRule(BaseModel):
     name = models.CharField(_("Name"), max_length=255)
     field_name = models.CharField(_("Feldname"), max_length=64)
     rule_type = models.CharField(_("Regeltyp"), max_length=20, choices=RuleType.choices)
-    rule_config = models.JSONField(_("Konfiguration"), default=dict)
+    rule_config = models.JSONField(_("Konfiguration"), default=dict, blank=True)
     template = models.ForeignKey(
         "suppliers.SupplierTemplate",
         null=True,

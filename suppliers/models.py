@@ -188,7 +188,7 @@ class SupplierTemplate(BaseModel):
     )
     name = models.CharField(_("Name"), max_length=255)
     document_type = models.CharField(_("Dokumenttyp"), max_length=20, choices=Document.DocumentType.choices)
-    field_patterns = models.JSONField(_("Feldmuster"), default=dict)
+    field_patterns = models.JSONField(_("Feldmuster"), default=dict, blank=True)
     typical_layout = models.JSONField(_("Typisches Layout"), default=dict, blank=True)
     validation_rules = models.JSONField(_("Prüfregeln"), default=dict, blank=True)
     confidence_threshold = models.FloatField(_("Konfidenzschwelle"), default=0.8)
