@@ -551,10 +551,13 @@ class _ModernLayout(_Renderer):
             self.text(right - 2, y + 4, format_amount(amount) + " €", size=8.5, align="right")
             y += 6
         total_label = "Rechnungsbetrag" if spec.document_type == "invoice" else self.words.total_label
-        self.rect(111, y, right - 111, 9, fill=_ACCENT)
-        self.canvas.setFillColor(white)
+        # A tinted box with dark text: white-on-dark totals vanish from greyscale scans, and
+        # the total is the one figure every reader of the document needs.
+        self.rect(111, y, right - 111, 9, fill=_LIGHT)
+        self.line(111, y, right, y, width=1.2, color=_ACCENT)
+        self.canvas.setFillColor(_ACCENT)
         self.text(113, y + 6, total_label, size=10.5, bold=True)
-        self.canvas.setFillColor(white)
+        self.canvas.setFillColor(_ACCENT)
         self.text(right - 2, y + 6, format_amount(spec.total_amount) + " €", size=10.5, bold=True, align="right")
         self.canvas.setFillColor(black)
 

@@ -79,7 +79,7 @@ def scan_pages(
         pages = []
         for index in range(len(document)):
             page = document[index]
-            image = page.render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
+            image = _a4_canvas(page.render(scale=dpi / 72, grayscale=True).to_pil().convert("L"), dpi)
             page.close()
             pages.append(_degrade(image, rng, dpi=dpi, rotation_deg=rotation_deg, noise=noise, blur=blur))
     finally:
@@ -87,6 +87,22 @@ def scan_pages(
     if jpeg_quality is not None:
         pages = [_jpeg_round_trip(page, jpeg_quality) for page in pages]
     return pages
+
+
+def a4_pixels(dpi: int) -> tuple[int, int]:
+    """Pixel size of an A4 scan at ``dpi`` (2480 x 3508 at 300 dpi)."""
+    return round(210 / 25.4 * dpi), round(297 / 25.4 * dpi)
+
+
+def _a4_canvas(image: Image.Image, dpi: int) -> Image.Image:
+    # pdfium rounds the page's 595.28 pt up (2481 px at 300 dpi); a scanner delivers exactly
+    # the A4 pixel size for its resolution, so crop or pad with paper white to that.
+    size = a4_pixels(dpi)
+    if image.size == size:
+        return image
+    sheet = Image.new("L", size, 255)
+    sheet.paste(image, (0, 0))
+    return sheet
 
 
 def _degrade(
