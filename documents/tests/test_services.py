@@ -1,0 +1,187 @@
+"""The job runner with the real pipeline (pypdfium2, Tesseract) on generated invoices."""
+
+import pytest
+from django.core.files.storage import default_storage
+
+from ablage.errors import ApplicationError
+from documents import services
+from documents.models import Document, DocumentVersion, ExtractedField, OCRResult, ProcessingJob
+from monitoring.models import AuditLog
+
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
+
+CORE = ["invoice_number", "invoice_date", "supplier_vat_id", "iban", "net_amount", "vat_amount", "total_amount",
+        "currency"]
+
+
+def _ingest(owner, data, name="rechnung.pdf"):
+    return services.document_ingest(owner=owner, filename=name, data=data)
+
+
+def _run(document):
+    job = document.jobs.get()
+    services.job_run(job_id=job.id)
+    document.refresh_from_db()
+    job.refresh_from_db()
+    return job
+
+
+def _fields(document):
+    return {field.name: field for field in document.fields.all()}
+
+
+def test_it_processes_a_born_digital_invoice_from_its_text_layer(owner, born_digital_pdf, invoice_spec):
+    document = _ingest(owner, born_digital_pdf)
+
+    job = _run(document)
+
+    truth = invoice_spec.ground_truth()
+    fields = _fields(document)
+    for name in CORE:
+        assert fields[name].normalized_value == truth[name], name
+    assert job.status == ProcessingJob.Status.COMPLETED and job.attempts == 1
+    assert set(job.timings_ms) >= {"preflight", "text", "extraction"}
+    assert document.status in (Document.Status.APPROVED, Document.Status.REVIEW)
+    assert document.content_source == "text_layer"
+    assert document.page_count == document.pages.count() >= 1
+    assert str(document.total_amount) == truth["total_amount"]
+    page = document.pages.get(page_number=1)
+    assert page.text_source == "text_layer" and default_storage.exists(page.image_key)
+    assert default_storage.exists(document.thumbnail_key)
+    assert fields["total_amount"].page is not None and len(fields["total_amount"].bbox) == 4
+
+
+def test_it_ocrs_a_scanned_invoice_with_tesseract(owner, scanned_png, invoice_spec):
+    document = _ingest(owner, scanned_png, name="scan.png")
+
+    _run(document)
+
+    truth = invoice_spec.ground_truth()
+    fields = _fields(document)
+    assert document.content_source == "ocr" and document.ocr_backend == "tesseract"
+    assert fields["invoice_number"].normalized_value == truth["invoice_number"]
+    assert fields["total_amount"].normalized_value == truth["total_amount"]
+    assert fields["iban"].normalized_value == truth["iban"]
+    result = OCRResult.objects.get(document=document, is_current=True)
+    assert result.word_count > 50 and 0 < result.average_confidence <= 1
+
+
+def test_it_is_idempotent_for_a_finished_job(owner, born_digital_pdf):
+    document = _ingest(owner, born_digital_pdf)
+    job = _run(document)
+    updated = document.updated_at
+
+    services.job_run(job_id=job.id)
+
+    job.refresh_from_db()
+    document.refresh_from_db()
+    assert job.attempts == 1
+    assert document.updated_at == updated
+    assert OCRResult.objects.filter(document=document).count() == 1
+
+
+def test_it_returns_quietly_when_the_job_is_gone(owner, born_digital_pdf):
+    document = _ingest(owner, born_digital_pdf)
+    job_id = document.jobs.get().id
+    document.jobs.all().delete()
+
+    services.job_run(job_id=job_id)  # no exception, nothing to do
+
+
+def test_it_rejects_a_document_whose_original_turns_out_unreadable(owner, born_digital_pdf):
+    document = _ingest(owner, born_digital_pdf)
+    with default_storage.open(document.storage_key, "wb") as handle:
+        handle.write(b"%PDF-1.7\n garbage")
+
+    job = _run(document)
+
+    assert document.status == Document.Status.REJECTED
+    assert "beschädigt" in document.status_reason
+    assert job.status == ProcessingJob.Status.FAILED and job.error_code == "corrupt_pdf"
+
+
+def test_it_fails_a_job_that_exceeded_its_attempts(owner, born_digital_pdf):
+    document = _ingest(owner, born_digital_pdf)
+    ProcessingJob.objects.filter(document=document).update(status="running", attempts=3)
+
+    job = _run(document)
+
+    assert job.status == ProcessingJob.Status.FAILED
+    assert document.status == Document.Status.FAILED
+    assert "3 Versuchen" in document.status_reason
+
+
+def test_it_keeps_a_clerks_correction_when_reprocessed(owner, reviewer, born_digital_pdf):
+    document = _ingest(owner, born_digital_pdf)
+    _run(document)
+    Document.objects.filter(id=document.id).update(status=Document.Status.REVIEW)
+
+    services.document_update_fields(document=document, user=reviewer, values={"invoice_number": "KORR-1"})
+    job = ProcessingJob.objects.create(document=document)
+    Document.objects.filter(id=document.id).update(status=Document.Status.QUEUED)
+    services.job_run(job_id=job.id)
+
+    field = ExtractedField.objects.get(document=document, name="invoice_number")
+    assert field.value == "KORR-1" and field.locked and field.corrected_by == reviewer
+    assert OCRResult.objects.filter(document=document, is_current=True).count() == 1
+    assert OCRResult.objects.filter(document=document).count() == 2
+
+
+def test_it_records_corrections_in_versions_and_audit_log(owner, reviewer, born_digital_pdf):
+    document = _ingest(owner, born_digital_pdf)
+    _run(document)
+    Document.objects.filter(id=document.id).update(status=Document.Status.REVIEW)
+
+    changed = services.document_update_fields(
+        document=document, user=reviewer, values={"total_amount": "1.234,56 €", "invoice_date": "03.11.2026"}
+    )
+
+    assert changed == ["invoice_date", "total_amount"]
+    fields = _fields(document)
+    assert fields["total_amount"].normalized_value == "1234.56"
+    assert fields["invoice_date"].normalized_value == "2026-11-03"
+    document.refresh_from_db()
+    assert str(document.total_amount) == "1234.56"
+    version = DocumentVersion.objects.get(document=document)
+    assert version.changed_fields == ["invoice_date", "total_amount"] and version.created_by == reviewer
+    entry = AuditLog.objects.get(action="document.fields_corrected")
+    assert entry.actor == reviewer and entry.changes["total_amount"]["to"] == "1.234,56 €"
+
+
+def test_it_refuses_an_invalid_correction(owner, reviewer, born_digital_pdf):
+    document = _ingest(owner, born_digital_pdf)
+    _run(document)
+    Document.objects.filter(id=document.id).update(status=Document.Status.REVIEW)
+
+    with pytest.raises(ApplicationError) as refused:
+        services.document_update_fields(document=document, user=reviewer, values={"invoice_date": "32.13.2026"})
+
+    assert refused.value.extra["field"] == "invoice_date"
+    assert not DocumentVersion.objects.filter(document=document).exists()
+
+
+def test_it_approves_and_rejects_only_from_review(owner, reviewer, born_digital_pdf):
+    document = _ingest(owner, born_digital_pdf)
+    _run(document)
+    Document.objects.filter(id=document.id).update(status=Document.Status.REVIEW)
+
+    services.document_approve(document=document, user=reviewer)
+    document.refresh_from_db()
+    assert document.status == Document.Status.APPROVED and document.reviewed_by == reviewer
+    with pytest.raises(ApplicationError):
+        services.document_reject(document=document, user=reviewer, reason="doppelt")
+    assert AuditLog.objects.filter(action="document.approved", actor=reviewer).count() == 1
+
+
+def test_it_requires_a_reason_to_reject(owner, reviewer, born_digital_pdf):
+    document = _ingest(owner, born_digital_pdf)
+    _run(document)
+    Document.objects.filter(id=document.id).update(status=Document.Status.REVIEW)
+
+    with pytest.raises(ApplicationError):
+        services.document_reject(document=document, user=reviewer, reason="  ")
+    services.document_reject(document=document, user=reviewer, reason="Nicht an uns adressiert")
+
+    document.refresh_from_db()
+    assert document.status == Document.Status.REJECTED
+    assert document.status_reason == "Nicht an uns adressiert"

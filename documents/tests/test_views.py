@@ -1,0 +1,113 @@
+import pytest
+from django.core.files.storage import default_storage
+from django.urls import reverse
+
+from documents import services
+from documents.models import Document
+
+pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture
+def processed(owner, born_digital_pdf):
+    document = services.document_ingest(owner=owner, filename="rechnung.pdf", data=born_digital_pdf)
+    services.job_run(job_id=document.jobs.get().id)
+    Document.objects.filter(id=document.id).update(status=Document.Status.REVIEW)
+    document.refresh_from_db()
+    return document
+
+
+def test_it_sends_anonymous_visitors_to_the_login(client):
+    response = client.get(reverse("documents:list"))
+    assert response.status_code == 302 and "/konto/anmelden/" in response["Location"]
+
+
+def test_it_lists_only_the_users_documents(client, owner, outsider, processed):
+    client.force_login(outsider)
+    assert processed.title not in client.get(reverse("documents:list")).content.decode()
+    client.force_login(owner)
+    assert processed.title in client.get(reverse("documents:list")).content.decode()
+
+
+def test_it_returns_the_table_partial_to_htmx(client, owner, processed):
+    client.force_login(owner)
+    response = client.get(reverse("documents:list") + "?partial=table", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="document-table"') and "<html" not in body
+
+
+def test_it_reports_each_uploaded_file_separately(client, owner, born_digital_pdf):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(owner)
+    response = client.post(
+        reverse("documents:upload"),
+        {"files": [SimpleUploadedFile("gut.pdf", born_digital_pdf), SimpleUploadedFile("leer.pdf", b"")]},
+        HTTP_HX_REQUEST="true",
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "gut.pdf" in body and "angenommen" in body
+    assert "„leer.pdf“ ist leer." in body
+    assert Document.objects.count() == 1
+
+
+def test_it_escapes_a_hostile_filename(client, owner, born_digital_pdf):
+    services.document_ingest(owner=owner, filename="<script>alert(1)</script>.pdf", data=born_digital_pdf)
+    client.force_login(owner)
+    body = client.get(reverse("documents:list")).content.decode()
+    assert "<script>alert(1)" not in body and "&lt;script&gt;" in body
+
+
+def test_it_shows_the_review_screen_with_field_boxes(client, reviewer, processed):
+    client.force_login(reviewer)
+    response = client.get(reverse("documents:review", args=[processed.id]))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-field="total_amount"' in body and 'class="box"' in body
+    assert 'name="action" value="approve"' in body
+
+
+def test_it_approves_with_corrections_from_the_review_form(client, reviewer, processed):
+    client.force_login(reviewer)
+    response = client.post(reverse("documents:review-submit", args=[processed.id]),
+                           {"action": "approve", "field_customer_number": "K-1"})
+    processed.refresh_from_db()
+    assert response.status_code == 302
+    assert processed.status == Document.Status.APPROVED
+    assert processed.fields.get(name="customer_number").locked
+
+
+def test_it_shows_a_field_error_for_an_invalid_correction(client, reviewer, processed):
+    client.force_login(reviewer)
+    response = client.post(reverse("documents:review-submit", args=[processed.id]),
+                           {"action": "approve", "field_invoice_date": "kein Datum"})
+    processed.refresh_from_db()
+    assert response.status_code == 400
+    assert 'aria-invalid="true"' in response.content.decode()
+    assert processed.status == Document.Status.REVIEW
+
+
+def test_it_forbids_review_actions_to_a_clerk_without_review_permission(client, owner, processed):
+    client.force_login(owner)
+    response = client.post(reverse("documents:review-submit", args=[processed.id]), {"action": "approve"})
+    assert response.status_code == 404
+    processed.refresh_from_db()
+    assert processed.status == Document.Status.REVIEW
+
+
+@pytest.mark.parametrize("route", ["documents:original", "documents:thumbnail", "documents:review"])
+def test_it_hides_files_and_pages_from_outsiders(client, outsider, processed, route):
+    client.force_login(outsider)
+    assert client.get(reverse(route, args=[processed.id])).status_code == 404
+
+
+def test_it_serves_page_images_and_the_original_to_the_owner(client, owner, processed, born_digital_pdf):
+    client.force_login(owner)
+    page = client.get(reverse("documents:page-image", args=[processed.id, 1]))
+    original = client.get(reverse("documents:original", args=[processed.id]))
+    assert page.status_code == 200 and page["Content-Type"] == "image/jpeg"
+    assert b"".join(original.streaming_content) == born_digital_pdf
+    assert "attachment" in original["Content-Disposition"]
+    assert default_storage.exists(processed.thumbnail_key)
