@@ -17,7 +17,6 @@ LOG_LEVEL ?= INFO
 SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng fonts-dejavu-core fonts-liberation libgl1 libglib2.0-0
 # Playwright drives the Debian chromium (executable_path=/usr/bin/chromium), never a download.
 TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) chromium
-TEST_ENV := DJANGO_SETTINGS_MODULE=ablage.settings_test
 
 comma := ,
 
@@ -65,14 +64,10 @@ run: system-packages $(VENV)/.installed-base
 	$(PY) manage.py ensure_demo_admin
 	SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" exec $(PY) scripts/run_embedded.py --port $(PORT)
 
+# The checks themselves (ruff, check, makemigrations --check, pytest on PostgreSQL, then
+# the `embedded` tests on SQLite) are in scripts/check.sh: all run, then it fails if one did.
 test: test-system-packages $(VENV)/.installed-dev services
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(TEST_ENV) $(PY) manage.py check
-	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
-	$(TEST_ENV) $(BIN)/pytest -n auto --dist loadgroup --durations=15
-	@# Second pass on the embedded database. Exit code 5 = no test is marked `embedded` yet.
-	ABLAGE_TEST_DB=sqlite $(TEST_ENV) $(BIN)/pytest -n auto -m embedded --durations=5 || test $$? -eq 5
+	scripts/check.sh
 
 # --- development ------------------------------------------------------------------------
 

@@ -49,7 +49,17 @@ ensure_postgres() {
         wait_for "PostgreSQL auf $PG_HOST:$PG_PORT" 30 postgres_ready
     fi
 
-    postgres_accepts_passwordless_login && return 0
+    postgres_accepts_passwordless_login || allow_passwordless_login
+    # ablage.settings_test names this database; Django connects to it for the migration
+    # history check of `makemigrations --check` (the tests themselves create test_ablage*).
+    if [ "$(psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -w -tAc \
+        "select 1 from pg_database where datname = 'ablage'")" != "1" ]; then
+        log "Lege die Datenbank ablage an"
+        psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -w -qc 'create database ablage'
+    fi
+}
+
+allow_passwordless_login() {
     local version hba
     version=$(newest_cluster_version)
     hba="/etc/postgresql/$version/main/pg_hba.conf"
