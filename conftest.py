@@ -27,8 +27,13 @@ def _user(django_user_model, email, *permissions, **extra):
 @pytest.fixture
 def owner(django_user_model):
     """A clerk who uploads documents."""
-    return _user(django_user_model, "owner@example.com", "documents.add_document", "documents.view_document",
-                 display_name="Olga Owner")
+    return _user(
+        django_user_model,
+        "owner@example.com",
+        "documents.add_document",
+        "documents.view_document",
+        display_name="Olga Owner",
+    )
 
 
 @pytest.fixture
@@ -85,13 +90,29 @@ def celery_worker(transactional_db):
         "PYTHONUNBUFFERED": "1",
     }
     command = [
-        sys.executable, "-m", "celery", "-A", "ablage", "worker",
-        "-Q", ",".join(settings.ABLAGE_QUEUES), "--concurrency", "1", "--pool", "prefork",
-        "-n", f"test-{uuid.uuid4().hex[:8]}@%h", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "ablage",
+        "worker",
+        "-Q",
+        ",".join(settings.ABLAGE_QUEUES),
+        "--concurrency",
+        "1",
+        "--pool",
+        "prefork",
+        "-n",
+        f"test-{uuid.uuid4().hex[:8]}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel",
+        "INFO",
     ]
     with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     deadline = time.monotonic() + 60
     while "ready." not in log_path.read_text():
         if process.poll() is not None or time.monotonic() > deadline:

@@ -89,9 +89,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": database_from_url(
-        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'ablage.sqlite3'}"), base_dir=BASE_DIR
-    )
+    "default": database_from_url(env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'ablage.sqlite3'}"), base_dir=BASE_DIR)
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 os.environ.setdefault("ABLAGE_DATA_DIR", tempfile.mkdtemp(prefix="ablage-test-data-"))
 
-from ablage.env import database_from_url, env_choice, env_str  # noqa: E402
-from ablage.settings import *  # noqa: E402,F403
-from ablage.settings import BASE_DIR, DATA_DIR  # noqa: E402
+from ablage.env import database_from_url, env_choice, env_str
+from ablage.settings import *  # noqa: F403
+from ablage.settings import BASE_DIR, DATA_DIR
 
 _backend = env_choice("ABLAGE_TEST_DB", "postgres", {"postgres", "sqlite"})
 # A worker process started by a test connects to the test database itself, not to the

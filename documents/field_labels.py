@@ -23,6 +23,14 @@ FIELD_LABELS = {
 
 # Shown in the review form even when extraction found nothing, so the clerk can fill them in.
 CORE_FIELDS = [
-    "supplier_name", "invoice_number", "invoice_date", "due_date", "supplier_vat_id", "iban",
-    "net_amount", "vat_amount", "total_amount", "currency",
+    "supplier_name",
+    "invoice_number",
+    "invoice_date",
+    "due_date",
+    "supplier_vat_id",
+    "iban",
+    "net_amount",
+    "vat_amount",
+    "total_amount",
+    "currency",
 ]

@@ -154,8 +154,7 @@ class Document(SoftDeleteModel):
             models.CheckConstraint(condition=Q(file_size__gt=0), name="document_file_size_positive"),
             models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=10), name="document_priority_range"),
             models.CheckConstraint(
-                condition=Q(overall_confidence__isnull=True)
-                | Q(overall_confidence__gte=0, overall_confidence__lte=1),
+                condition=Q(overall_confidence__isnull=True) | Q(overall_confidence__gte=0, overall_confidence__lte=1),
                 name="document_confidence_range",
             ),
             models.CheckConstraint(
@@ -166,9 +165,7 @@ class Document(SoftDeleteModel):
         indexes = [
             models.Index(fields=["owner", "status"], name="document_owner_status_idx"),
             # The review queue: "documents waiting for a clerk, oldest first".
-            models.Index(
-                fields=["created_at"], name="document_review_queue_idx", condition=Q(status="review")
-            ),
+            models.Index(fields=["created_at"], name="document_review_queue_idx", condition=Q(status="review")),
         ]
 
     def __str__(self):
@@ -212,12 +209,17 @@ class ProcessingJob(BaseModel):
         verbose_name_plural = _("Verarbeitungsaufträge")
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(attempts__lte=models.F("max_attempts") + 1), name="job_attempts_bounded"),
+            models.CheckConstraint(
+                condition=Q(attempts__lte=models.F("max_attempts") + 1), name="job_attempts_bounded"
+            ),
         ]
         indexes = [
             # Recovery sweep: "jobs not finished", per status.
-            models.Index(fields=["status", "created_at"], name="job_unfinished_idx",
-                         condition=Q(status__in=["pending", "running"])),
+            models.Index(
+                fields=["status", "created_at"],
+                name="job_unfinished_idx",
+                condition=Q(status__in=["pending", "running"]),
+            ),
         ]
 
     def __str__(self):

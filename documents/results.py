@@ -21,13 +21,19 @@ def pipeline_result(output) -> dict:
         "overall_confidence": round(extraction.overall_confidence, 4),
         "decision": output.decision,
         "fields": {
-            name: {"value": value.normalized, "text": value.value, "confidence": round(value.confidence, 4),
-                   "page": value.page, "bbox": _bbox(value.bbox)}
+            name: {
+                "value": value.normalized,
+                "text": value.value,
+                "confidence": round(value.confidence, 4),
+                "page": value.page,
+                "bbox": _bbox(value.bbox),
+            }
             for name, value in sorted(extraction.fields.items())
         },
         "line_items": extraction.line_items,
-        "validation": [{"rule": check.rule, "ok": check.ok, "message": check.message}
-                       for check in extraction.validation],
+        "validation": [
+            {"rule": check.rule, "ok": check.ok, "message": check.message} for check in extraction.validation
+        ],
         "timings_ms": output.timings_ms,
     }
 
@@ -41,21 +47,29 @@ def document_result(document: Document) -> dict:
     }
     if document.processed_at is None:
         return result
-    result.update({
-        "document_type": document.document_type,
-        "source": document.content_source,
-        "pages": document.page_count,
-        "ocr_backend": document.ocr_backend,
-        "overall_confidence": round(document.overall_confidence or 0.0, 4),
-        "decision": document.decision,
-        "fields": {
-            field.name: {"value": field.normalized_value, "text": field.value, "confidence": round(field.confidence, 4),
-                         "page": field.page, "bbox": _bbox(field.bbox)}
-            for field in document.fields.order_by("name")
-        },
-        "line_items": document.line_items,
-        "validation": [{"rule": check["rule"], "ok": check["ok"], "message": check["message"]}
-                       for check in document.validation],
-        "timings_ms": document.timings_ms,
-    })
+    result.update(
+        {
+            "document_type": document.document_type,
+            "source": document.content_source,
+            "pages": document.page_count,
+            "ocr_backend": document.ocr_backend,
+            "overall_confidence": round(document.overall_confidence or 0.0, 4),
+            "decision": document.decision,
+            "fields": {
+                field.name: {
+                    "value": field.normalized_value,
+                    "text": field.value,
+                    "confidence": round(field.confidence, 4),
+                    "page": field.page,
+                    "bbox": _bbox(field.bbox),
+                }
+                for field in document.fields.order_by("name")
+            },
+            "line_items": document.line_items,
+            "validation": [
+                {"rule": check["rule"], "ok": check["ok"], "message": check["message"]} for check in document.validation
+            ],
+            "timings_ms": document.timings_ms,
+        }
+    )
     return result

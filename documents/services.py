@@ -41,7 +41,7 @@ def clean_filename(name: str) -> str:
     base = base.strip(" .")
     if len(base) > 200:
         stem, dot, extension = base.rpartition(".")
-        base = (stem[: 190] + dot + extension[:9]) if dot else base[:200]
+        base = (stem[:190] + dot + extension[:9]) if dot else base[:200]
     return base or "dokument"
 
 
@@ -99,9 +99,7 @@ def document_ingest(
     file_type = sniff(data[:1024])
     document_id = uuid.uuid4()
     now = timezone.now()
-    key = default_storage.save(
-        f"originals/{now:%Y/%m}/{document_id}.{file_type.extension}", ContentFile(data)
-    )
+    key = default_storage.save(f"originals/{now:%Y/%m}/{document_id}.{file_type.extension}", ContentFile(data))
     try:
         with transaction.atomic():
             document = Document.objects.create(
@@ -119,8 +117,12 @@ def document_ingest(
             )
             job = ProcessingJob.objects.create(document=document, queue="ocr_cpu", created_by=owner)
             JobEvent.objects.create(job=job, event_type="queued", message="Dokument angenommen")
-            audit_log_record(actor=owner, action="document.uploaded", obj=document,
-                             changes={"filename": filename, "sha256": document.sha256, "source": source})
+            audit_log_record(
+                actor=owner,
+                action="document.uploaded",
+                obj=document,
+                changes={"filename": filename, "sha256": document.sha256, "source": source},
+            )
             transaction.on_commit(lambda: _enqueue(job))
     except Exception:
         # Nothing half-created: without its row the stored original would be an orphan.
@@ -154,8 +156,11 @@ def job_run(*, job_id) -> None:
     job = ProcessingJob.objects.select_related("document").get(id=job_id)
     document = job.document
     if job.attempts > job.max_attempts:
-        _job_fail(job, f"Verarbeitung nach {job.max_attempts} Versuchen abgebrochen. {job.error_message}".strip(),
-                  code="too_many_attempts")
+        _job_fail(
+            job,
+            f"Verarbeitung nach {job.max_attempts} Versuchen abgebrochen. {job.error_message}".strip(),
+            code="too_many_attempts",
+        )
         return
     Document.objects.filter(id=document.id, status__in=[Document.Status.QUEUED, Document.Status.PROCESSING]).update(
         status=Document.Status.PROCESSING
@@ -166,8 +171,14 @@ def job_run(*, job_id) -> None:
         ProcessingJob.objects.filter(id=job.id).update(current_stage=stage)
         if stage == "page":
             fraction = info["page"] / info["pages"]
-            _event(job, "page_done", f"Seite {info['page']} von {info['pages']}", status=Document.Status.PROCESSING,
-                   progress=fraction, persist=False)
+            _event(
+                job,
+                "page_done",
+                f"Seite {info['page']} von {info['pages']}",
+                status=Document.Status.PROCESSING,
+                progress=fraction,
+                persist=False,
+            )
 
     try:
         with default_storage.open(document.storage_key, "rb") as handle:
@@ -244,15 +255,32 @@ def _persist_output(job: ProcessingJob, output) -> None:
                 current_stage="done",
                 error_message="",
             )
-            JobEvent.objects.create(job=job, event_type="completed", message=_completion_message(new_status),
-                                    data={"timings_ms": output.timings_ms, "decision": output.decision})
+            JobEvent.objects.create(
+                job=job,
+                event_type="completed",
+                message=_completion_message(new_status),
+                data={"timings_ms": output.timings_ms, "decision": output.decision},
+            )
             if new_status == Document.Status.APPROVED:
-                audit_log_record(actor=None, action="document.auto_approved", obj=locked_document,
-                                 changes={"overall_confidence": locked_document.overall_confidence})
+                audit_log_record(
+                    actor=None,
+                    action="document.auto_approved",
+                    obj=locked_document,
+                    changes={"overall_confidence": locked_document.overall_confidence},
+                )
             transaction.on_commit(lambda: _delete_files(old_keys))
-            transaction.on_commit(lambda: events.publish(events.DocumentEvent(
-                str(document.id), str(document.owner_id), new_status, stage="done",
-                message=_completion_message(new_status), progress=1.0)))
+            transaction.on_commit(
+                lambda: events.publish(
+                    events.DocumentEvent(
+                        str(document.id),
+                        str(document.owner_id),
+                        new_status,
+                        stage="done",
+                        message=_completion_message(new_status),
+                        progress=1.0,
+                    )
+                )
+            )
     except Exception:
         _delete_files(written_keys)
         raise
@@ -356,14 +384,24 @@ def _summary_columns(fields: dict) -> dict:
 def _job_reject(job: ProcessingJob, refusal: StopProcessing) -> None:
     with transaction.atomic():
         ProcessingJob.objects.filter(id=job.id).update(
-            status=ProcessingJob.Status.FAILED, error_code=refusal.code, error_message=refusal.message,
+            status=ProcessingJob.Status.FAILED,
+            error_code=refusal.code,
+            error_message=refusal.message,
             finished_at=timezone.now(),
         )
-        Document.objects.filter(id=job.document_id, status__in=[Document.Status.QUEUED, Document.Status.PROCESSING]) \
-            .update(status=Document.Status.REJECTED, status_reason=refusal.message)
+        Document.objects.filter(
+            id=job.document_id, status__in=[Document.Status.QUEUED, Document.Status.PROCESSING]
+        ).update(status=Document.Status.REJECTED, status_reason=refusal.message)
         JobEvent.objects.create(job=job, event_type="rejected", message=refusal.message, data={"code": refusal.code})
-    events.publish(events.DocumentEvent(str(job.document_id), str(job.document.owner_id), Document.Status.REJECTED,
-                                        stage="rejected", message=refusal.message))
+    events.publish(
+        events.DocumentEvent(
+            str(job.document_id),
+            str(job.document.owner_id),
+            Document.Status.REJECTED,
+            stage="rejected",
+            message=refusal.message,
+        )
+    )
 
 
 def _job_fail(job: ProcessingJob, message: str, *, code: str) -> None:
@@ -371,18 +409,30 @@ def _job_fail(job: ProcessingJob, message: str, *, code: str) -> None:
         ProcessingJob.objects.filter(id=job.id).update(
             status=ProcessingJob.Status.FAILED, error_code=code, error_message=message, finished_at=timezone.now()
         )
-        Document.objects.filter(id=job.document_id, status__in=[Document.Status.QUEUED, Document.Status.PROCESSING]) \
-            .update(status=Document.Status.FAILED, status_reason=message)
+        Document.objects.filter(
+            id=job.document_id, status__in=[Document.Status.QUEUED, Document.Status.PROCESSING]
+        ).update(status=Document.Status.FAILED, status_reason=message)
         JobEvent.objects.create(job=job, event_type="failed", message=message, data={"code": code})
-    events.publish(events.DocumentEvent(str(job.document_id), str(job.document.owner_id), Document.Status.FAILED,
-                                        stage="failed", message=message))
+    events.publish(
+        events.DocumentEvent(
+            str(job.document_id), str(job.document.owner_id), Document.Status.FAILED, stage="failed", message=message
+        )
+    )
 
 
 def _event(job, event_type: str, message: str, *, status: str, progress: float | None = None, persist=True):
     if persist:
         JobEvent.objects.create(job=job, event_type=event_type, message=message)
-    events.publish(events.DocumentEvent(str(job.document_id), str(job.document.owner_id), status,
-                                        stage=event_type, message=message, progress=progress))
+    events.publish(
+        events.DocumentEvent(
+            str(job.document_id),
+            str(job.document.owner_id),
+            status,
+            stage=event_type,
+            message=message,
+            progress=progress,
+        )
+    )
 
 
 def _save_jpeg(key: str, image, *, quality: int) -> str:
@@ -416,16 +466,24 @@ def _snapshot(document: Document) -> dict:
     return {
         "status": document.status,
         "document_type": document.document_type,
-        "fields": {f.name: {"value": f.value, "normalized": f.normalized_value, "locked": f.locked}
-                   for f in document.fields.all()},
+        "fields": {
+            f.name: {"value": f.value, "normalized": f.normalized_value, "locked": f.locked}
+            for f in document.fields.all()
+        },
     }
 
 
 def _record_version(document: Document, *, user, change_type: str, changed: list[str], description: str = ""):
     number = (document.versions.order_by("-version_number").values_list("version_number", flat=True).first() or 0) + 1
-    DocumentVersion.objects.create(document=document, version_number=number, change_type=change_type,
-                                   snapshot=_snapshot(document), changed_fields=changed, description=description,
-                                   created_by=user)
+    DocumentVersion.objects.create(
+        document=document,
+        version_number=number,
+        change_type=change_type,
+        snapshot=_snapshot(document),
+        changed_fields=changed,
+        description=description,
+        created_by=user,
+    )
 
 
 @transaction.atomic
@@ -435,8 +493,9 @@ def document_update_fields(*, document: Document, user, values: dict[str, str], 
 
     document = Document.objects.select_for_update().get(id=document.id)
     if document.status not in (Document.Status.REVIEW, Document.Status.APPROVED):
-        raise ApplicationError("Dieses Dokument kann im aktuellen Status nicht bearbeitet werden.",
-                               code="not_editable", status_code=409)
+        raise ApplicationError(
+            "Dieses Dokument kann im aktuellen Status nicht bearbeitet werden.", code="not_editable", status_code=409
+        )
     existing = {field.name: field for field in document.fields.all()}
     changes = {}
     for name, raw in values.items():
@@ -452,18 +511,26 @@ def document_update_fields(*, document: Document, user, values: dict[str, str], 
             raise ApplicationError(f"{name}: {exc}", code="invalid_field_value", extra={"field": name}) from exc
         before = field.value if field else ""
         ExtractedField.objects.update_or_create(
-            document=document, name=name,
-            defaults={"value": raw, "normalized_value": normalized, "confidence": 1.0,
-                      "source": ExtractedField.Source.MANUAL, "locked": True,
-                      "corrected_by": user, "corrected_at": timezone.now()},
+            document=document,
+            name=name,
+            defaults={
+                "value": raw,
+                "normalized_value": normalized,
+                "confidence": 1.0,
+                "source": ExtractedField.Source.MANUAL,
+                "locked": True,
+                "corrected_by": user,
+                "corrected_at": timezone.now(),
+            },
         )
         changes[name] = {"from": before, "to": raw}
     if changes:
         fields = {field.name: field for field in document.fields.all()}
         Document.objects.filter(id=document.id).update(**_summary_columns(fields))
         _record_version(document, user=user, change_type="fields_corrected", changed=sorted(changes))
-        audit_log_record(actor=user, action="document.fields_corrected", obj=document, changes=changes,
-                         ip_address=ip_address)
+        audit_log_record(
+            actor=user, action="document.fields_corrected", obj=document, changes=changes, ip_address=ip_address
+        )
     return sorted(changes)
 
 
@@ -473,13 +540,17 @@ def document_approve(*, document: Document, user, ip_address=None) -> None:
         status=Document.Status.APPROVED, reviewed_by=user, reviewed_at=timezone.now(), status_reason=""
     )
     if changed != 1:
-        raise ApplicationError("Nur Dokumente in Prüfung können freigegeben werden.", code="invalid_status",
-                               status_code=409)
+        raise ApplicationError(
+            "Nur Dokumente in Prüfung können freigegeben werden.", code="invalid_status", status_code=409
+        )
     document.refresh_from_db()
     _record_version(document, user=user, change_type="approved", changed=[])
     audit_log_record(actor=user, action="document.approved", obj=document, ip_address=ip_address)
-    transaction.on_commit(lambda: events.publish(events.DocumentEvent(
-        str(document.id), str(document.owner_id), Document.Status.APPROVED, stage="approved")))
+    transaction.on_commit(
+        lambda: events.publish(
+            events.DocumentEvent(str(document.id), str(document.owner_id), Document.Status.APPROVED, stage="approved")
+        )
+    )
 
 
 @transaction.atomic
@@ -491,11 +562,18 @@ def document_reject(*, document: Document, user, reason: str, ip_address=None) -
         status=Document.Status.REJECTED, status_reason=reason[:2000], reviewed_by=user, reviewed_at=timezone.now()
     )
     if changed != 1:
-        raise ApplicationError("Nur Dokumente in Prüfung können abgelehnt werden.", code="invalid_status",
-                               status_code=409)
+        raise ApplicationError(
+            "Nur Dokumente in Prüfung können abgelehnt werden.", code="invalid_status", status_code=409
+        )
     document.refresh_from_db()
     _record_version(document, user=user, change_type="rejected", changed=[], description=reason)
-    audit_log_record(actor=user, action="document.rejected", obj=document, changes={"reason": reason},
-                     ip_address=ip_address)
-    transaction.on_commit(lambda: events.publish(events.DocumentEvent(
-        str(document.id), str(document.owner_id), Document.Status.REJECTED, stage="rejected", message=reason)))
+    audit_log_record(
+        actor=user, action="document.rejected", obj=document, changes={"reason": reason}, ip_address=ip_address
+    )
+    transaction.on_commit(
+        lambda: events.publish(
+            events.DocumentEvent(
+                str(document.id), str(document.owner_id), Document.Status.REJECTED, stage="rejected", message=reason
+            )
+        )
+    )

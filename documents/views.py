@@ -100,24 +100,31 @@ def _review_context(document: Document, *, errors=None, submitted=None) -> dict:
     rows = []
     for name in names:
         field = fields.get(name)
-        rows.append({
-            "name": name,
-            "label": FIELD_LABELS.get(name, name),
-            "value": (submitted or {}).get(name, field.value if field else ""),
-            "field": field,
-            "error": (errors or {}).get(name),
-        })
+        rows.append(
+            {
+                "name": name,
+                "label": FIELD_LABELS.get(name, name),
+                "value": (submitted or {}).get(name, field.value if field else ""),
+                "field": field,
+                "error": (errors or {}).get(name),
+            }
+        )
     pages = list(document.pages.order_by("page_number"))
     boxes = {page.page_number: [] for page in pages}
     for row in rows:
         field = row["field"]
         if field and field.bbox and field.page in boxes:
             x0, y0, x1, y1 = field.bbox
-            boxes[field.page].append({
-                "name": row["name"], "label": row["label"],
-                "left": round(x0 * 100, 3), "top": round(y0 * 100, 3),
-                "width": round((x1 - x0) * 100, 3), "height": round((y1 - y0) * 100, 3),
-            })
+            boxes[field.page].append(
+                {
+                    "name": row["name"],
+                    "label": row["label"],
+                    "left": round(x0 * 100, 3),
+                    "top": round(y0 * 100, 3),
+                    "width": round((x1 - x0) * 100, 3),
+                    "height": round((y1 - y0) * 100, 3),
+                }
+            )
     return {
         "document": document,
         "rows": rows,
@@ -143,12 +150,17 @@ def document_review_submit(request, document_id):
     values = {key.removeprefix("field_"): value for key, value in request.POST.items() if key.startswith("field_")}
     try:
         if action == "reject":
-            services.document_reject(document=document, user=request.user, reason=request.POST.get("reason", ""),
-                                     ip_address=_client_ip(request))
+            services.document_reject(
+                document=document,
+                user=request.user,
+                reason=request.POST.get("reason", ""),
+                ip_address=_client_ip(request),
+            )
             messages.success(request, _("Dokument abgelehnt."))
             return redirect("documents:list")
-        services.document_update_fields(document=document, user=request.user, values=values,
-                                        ip_address=_client_ip(request))
+        services.document_update_fields(
+            document=document, user=request.user, values=values, ip_address=_client_ip(request)
+        )
         if action == "approve":
             services.document_approve(document=document, user=request.user, ip_address=_client_ip(request))
             messages.success(request, _("„%(title)s“ freigegeben.") % {"title": document.title})
@@ -169,8 +181,12 @@ def _stream(key: str, *, filename: str | None = None, content_type: str | None =
     if not key or not default_storage.exists(key):
         raise Http404
     handle = default_storage.open(key, "rb")
-    response = FileResponse(handle, as_attachment=filename is not None, filename=filename,
-                            content_type=content_type or mimetypes.guess_type(key)[0] or "application/octet-stream")
+    response = FileResponse(
+        handle,
+        as_attachment=filename is not None,
+        filename=filename,
+        content_type=content_type or mimetypes.guess_type(key)[0] or "application/octet-stream",
+    )
     response["Cache-Control"] = "private, max-age=3600"
     return response
 

@@ -39,18 +39,31 @@ def recognise(grey: np.ndarray, *, dpi: int, languages: str | None = None) -> li
     Image.fromarray(grey).save(buffer, format="PPM")
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     command = [
-        settings.ABLAGE_TESSERACT_CMD, "stdin", "stdout",
-        "-l", languages or settings.ABLAGE_OCR_LANGUAGES,
-        "--dpi", str(dpi), "--psm", "3", "tsv",
+        settings.ABLAGE_TESSERACT_CMD,
+        "stdin",
+        "stdout",
+        "-l",
+        languages or settings.ABLAGE_OCR_LANGUAGES,
+        "--dpi",
+        str(dpi),
+        "--psm",
+        "3",
+        "tsv",
     ]
     try:
         completed = subprocess.run(
-            command, input=buffer.getvalue(), capture_output=True, timeout=settings.ABLAGE_OCR_TIMEOUT_SECONDS, env=env,
+            command,
+            input=buffer.getvalue(),
+            capture_output=True,
+            timeout=settings.ABLAGE_OCR_TIMEOUT_SECONDS,
+            env=env,
         )
     except FileNotFoundError as exc:
         raise TesseractUnavailable(f"Tesseract wurde nicht gefunden ({settings.ABLAGE_TESSERACT_CMD}).") from exc
     except subprocess.TimeoutExpired as exc:
-        raise TransientOCRError(f"Tesseract hat nach {settings.ABLAGE_OCR_TIMEOUT_SECONDS} s nicht geantwortet.") from exc
+        raise TransientOCRError(
+            f"Tesseract hat nach {settings.ABLAGE_OCR_TIMEOUT_SECONDS} s nicht geantwortet."
+        ) from exc
     if completed.returncode != 0:
         message = completed.stderr.decode("utf-8", "replace").strip()[-500:]
         if "Failed loading language" in message or "Error opening data file" in message:

@@ -16,10 +16,31 @@ class DocumentOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Document
         fields = [
-            "id", "title", "original_filename", "mime_type", "file_size", "sha256", "status", "status_reason",
-            "source", "priority", "document_type", "content_source", "ocr_backend", "page_count",
-            "overall_confidence", "decision", "document_number", "document_date", "total_amount", "currency",
-            "owner", "created_at", "processed_at", "reviewed_at", "latest_job_id",
+            "id",
+            "title",
+            "original_filename",
+            "mime_type",
+            "file_size",
+            "sha256",
+            "status",
+            "status_reason",
+            "source",
+            "priority",
+            "document_type",
+            "content_source",
+            "ocr_backend",
+            "page_count",
+            "overall_confidence",
+            "decision",
+            "document_number",
+            "document_date",
+            "total_amount",
+            "currency",
+            "owner",
+            "created_at",
+            "processed_at",
+            "reviewed_at",
+            "latest_job_id",
         ]
 
     def get_latest_job_id(self, document) -> str | None:

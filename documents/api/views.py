@@ -66,9 +66,12 @@ class DocumentFieldsApi(APIView):
         document = _get_document_for_user(request.user, document_id, review=True)
         serializer = FieldsInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.document_update_fields(document=document, user=request.user,
-                                        values=serializer.validated_data["fields"],
-                                        ip_address=request.META.get("REMOTE_ADDR"))
+        services.document_update_fields(
+            document=document,
+            user=request.user,
+            values=serializer.validated_data["fields"],
+            ip_address=request.META.get("REMOTE_ADDR"),
+        )
         document.refresh_from_db()
         return Response(DocumentDetailOutputSerializer(document).data)
 
@@ -88,7 +91,11 @@ class DocumentRejectApi(APIView):
         document = _get_document_for_user(request.user, document_id, review=True)
         serializer = RejectInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.document_reject(document=document, user=request.user, reason=serializer.validated_data["reason"],
-                                 ip_address=request.META.get("REMOTE_ADDR"))
+        services.document_reject(
+            document=document,
+            user=request.user,
+            reason=serializer.validated_data["reason"],
+            ip_address=request.META.get("REMOTE_ADDR"),
+        )
         document.refresh_from_db()
         return Response(DocumentOutputSerializer(document).data)

@@ -21,9 +21,15 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def _document(owner):
-    return Document.objects.create(owner=owner, title="Rechnung", original_filename="r.pdf",
-                                   mime_type="application/pdf", file_size=1, sha256="0" * 64,
-                                   storage_key=f"originals/{owner.pk}.pdf")
+    return Document.objects.create(
+        owner=owner,
+        title="Rechnung",
+        original_filename="r.pdf",
+        mime_type="application/pdf",
+        file_size=1,
+        sha256="0" * 64,
+        storage_key=f"originals/{owner.pk}.pdf",
+    )
 
 
 async def _connect(user):
@@ -47,8 +53,9 @@ async def test_it_pushes_status_changes_to_the_owner_and_not_to_others(redis_cha
     document = await sync_to_async(_document)(owner)
     owner_socket, outsider_socket, reviewer_socket = [await _connect(u) for u in (owner, outsider, reviewer)]
 
-    await sync_to_async(events.publish)(events.DocumentEvent(str(document.id), str(owner.id), "processing",
-                                                             stage="ocr", progress=0.5))
+    await sync_to_async(events.publish)(
+        events.DocumentEvent(str(document.id), str(owner.id), "processing", stage="ocr", progress=0.5)
+    )
 
     for socket in (owner_socket, reviewer_socket):
         message = await socket.receive_json_from(timeout=5)

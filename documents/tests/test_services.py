@@ -10,8 +10,16 @@ from monitoring.models import AuditLog
 
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
-CORE = ["invoice_number", "invoice_date", "supplier_vat_id", "iban", "net_amount", "vat_amount", "total_amount",
-        "currency"]
+CORE = [
+    "invoice_number",
+    "invoice_date",
+    "supplier_vat_id",
+    "iban",
+    "net_amount",
+    "vat_amount",
+    "total_amount",
+    "currency",
+]
 
 
 def _ingest(owner, data, name="rechnung.pdf"):

@@ -71,8 +71,9 @@ def test_it_shows_the_review_screen_with_field_boxes(client, reviewer, processed
 
 def test_it_approves_with_corrections_from_the_review_form(client, reviewer, processed):
     client.force_login(reviewer)
-    response = client.post(reverse("documents:review-submit", args=[processed.id]),
-                           {"action": "approve", "field_customer_number": "K-1"})
+    response = client.post(
+        reverse("documents:review-submit", args=[processed.id]), {"action": "approve", "field_customer_number": "K-1"}
+    )
     processed.refresh_from_db()
     assert response.status_code == 302
     assert processed.status == Document.Status.APPROVED
@@ -81,8 +82,10 @@ def test_it_approves_with_corrections_from_the_review_form(client, reviewer, pro
 
 def test_it_shows_a_field_error_for_an_invalid_correction(client, reviewer, processed):
     client.force_login(reviewer)
-    response = client.post(reverse("documents:review-submit", args=[processed.id]),
-                           {"action": "approve", "field_invoice_date": "kein Datum"})
+    response = client.post(
+        reverse("documents:review-submit", args=[processed.id]),
+        {"action": "approve", "field_invoice_date": "kein Datum"},
+    )
     processed.refresh_from_db()
     assert response.status_code == 400
     assert 'aria-invalid="true"' in response.content.decode()

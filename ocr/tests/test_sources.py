@@ -51,7 +51,7 @@ def test_it_finds_no_text_layer_on_a_scan(scanned_png):
 def test_it_straightens_a_rotated_page():
     page = np.full((1200, 1000), 255, dtype=np.uint8)
     for row in range(100, 1100, 40):
-        page[row:row + 12, 100:900] = 0
+        page[row : row + 12, 100:900] = 0
     rotated = np.asarray(Image.fromarray(page).rotate(1.5, fillcolor=255, resample=Image.Resampling.BILINEAR))
 
     angle = preprocess.estimate_skew(rotated)

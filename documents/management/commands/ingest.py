@@ -30,8 +30,13 @@ class Command(BaseCommand):
         accepted, refused = [], []
         for path in files:
             try:
-                document = document_ingest(owner=user, filename=path.name, data=path.read_bytes(),
-                                           source=Document.Source.CLI, source_reference=str(path))
+                document = document_ingest(
+                    owner=user,
+                    filename=path.name,
+                    data=path.read_bytes(),
+                    source=Document.Source.CLI,
+                    source_reference=str(path),
+                )
             except ApplicationError as refusal:
                 refused.append(f"{path}: {refusal.message}")
                 continue
@@ -46,7 +51,9 @@ class Command(BaseCommand):
         users = get_user_model().objects.filter(is_active=True)
         user = users.filter(email__iexact=email).first() if email else users.filter(is_superuser=True).first()
         if user is None:
-            raise CommandError(f"Benutzer {email} nicht gefunden." if email else "Kein Administrator vorhanden; --owner angeben.")
+            raise CommandError(
+                f"Benutzer {email} nicht gefunden." if email else "Kein Administrator vorhanden; --owner angeben."
+            )
         return user
 
     def _files(self, paths):
