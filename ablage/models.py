@@ -32,5 +32,5 @@ class SoftDeleteModel(BaseModel):
     objects = AliveManager()
     all_objects = models.Manager()
 
-    class Meta:  # noqa: DJ012 - managers belong next to the field they filter on
+    class Meta:
         abstract = True
