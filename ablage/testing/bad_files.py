@@ -1,10 +1,11 @@
 """Uploads the ingestion must refuse, each a few kilobytes and made by code.
 
-Every factory returns a :class:`BadFile` with the name a client would send, the bytes and
-the content type it would claim, so an upload test reads::
+Every factory returns the file's bytes (``open_source(corrupt_pdf(), ...)``);
+:func:`all_bad_files` lists them as :class:`BadFile` records with the name a client would
+send and the content type it would claim, for tests that walk the whole catalogue::
 
-    bad = encrypted_pdf()
-    client.post(url, {"file": SimpleUploadedFile(bad.name, bad.content, bad.content_type)})
+    for bad in all_bad_files():
+        client.post(url, {"file": SimpleUploadedFile(bad.name, bad.content, bad.content_type)})
 """
 
 import functools
@@ -29,6 +30,9 @@ class BadFile:
     content_type: str
     reason: str  # what the ingestion should notice, for test ids and failure messages
 
+    def __str__(self) -> str:  # readable pytest ids
+        return self.reason
+
 
 def _small_pdf(text: str = "Rechnung RE-2026-00001") -> bytes:
     buffer = io.BytesIO()
@@ -40,7 +44,7 @@ def _small_pdf(text: str = "Rechnung RE-2026-00001") -> bytes:
     return buffer.getvalue()
 
 
-def encrypted_pdf(password: str = ENCRYPTED_PDF_PASSWORD) -> BadFile:
+def encrypted_pdf(password: str = ENCRYPTED_PDF_PASSWORD) -> bytes:
     """A PDF that needs a user password to open (AES-256, as current PDF tools write it).
 
     The only non-deterministic factory here: AES needs a fresh salt and IV on every call.
@@ -49,10 +53,10 @@ def encrypted_pdf(password: str = ENCRYPTED_PDF_PASSWORD) -> BadFile:
     writer.encrypt(user_password=password, owner_password=password + "-owner", algorithm="AES-256")
     buffer = io.BytesIO()
     writer.write(buffer)
-    return BadFile("rechnung_verschluesselt.pdf", buffer.getvalue(), "application/pdf", "encrypted")
+    return buffer.getvalue()
 
 
-def corrupt_pdf() -> BadFile:
+def corrupt_pdf() -> bytes:
     """Starts like a PDF (valid ``%PDF-`` header) but is cut off and garbled after it.
 
     Only the header and the start of the first object survive; no page tree, no xref, no
@@ -61,17 +65,17 @@ def corrupt_pdf() -> BadFile:
     original = _small_pdf()
     head = original[:120]
     garbage = bytes((index * 73 + 41) % 256 for index in range(600))
-    return BadFile("rechnung_defekt.pdf", head + garbage, "application/pdf", "corrupt")
+    return head + garbage
 
 
-def empty_file() -> BadFile:
-    return BadFile("leer.pdf", b"", "application/pdf", "empty")
+def empty_file() -> bytes:
+    return b""
 
 
-def text_file_named_pdf() -> BadFile:
+def text_file_named_pdf() -> bytes:
     """Plain text with a .pdf name and a PDF content type: only the magic bytes tell the truth."""
     content = "Rechnung Nr. 4711\nGesamtbetrag: 1.234,56 €\nDies ist keine PDF-Datei, nur Text.\n".encode()
-    return BadFile("rechnung.pdf", content, "application/pdf", "wrong_type")
+    return content
 
 
 @functools.cache
@@ -90,14 +94,14 @@ def _bomb_png_bytes(side: int) -> bytes:
     return png_signature + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
 
 
-def decompression_bomb_png(side: int = BOMB_SIDE) -> BadFile:
+def decompression_bomb_png(side: int = BOMB_SIDE) -> bytes:
     """A valid PNG of ``side`` x ``side`` 1-bit pixels, about 110 KB on disk, ~900 MB decoded in Pillow."""
     if side < 1000:
         raise ValueError(f"Eine Dekompressionsbombe braucht mindestens 1000 Pixel Kantenlänge, nicht {side}.")
-    return BadFile("scan.png", _bomb_png_bytes(side), "image/png", "decompression_bomb")
+    return _bomb_png_bytes(side)
 
 
-def pdf_with_javascript() -> BadFile:
+def pdf_with_javascript() -> bytes:
     """An otherwise valid invoice PDF that runs JavaScript when opened (catalog /OpenAction).
 
     Built by hand rather than with ``PdfWriter.add_js``, whose name-tree key is a random UUID,
@@ -113,7 +117,7 @@ def pdf_with_javascript() -> BadFile:
     )
     buffer = io.BytesIO()
     writer.write(buffer)
-    return BadFile("rechnung_mit_skript.pdf", buffer.getvalue(), "application/pdf", "javascript")
+    return buffer.getvalue()
 
 
 def path_traversal_name() -> str:
@@ -121,18 +125,20 @@ def path_traversal_name() -> str:
     return "../../etc/passwd.pdf"
 
 
-def path_traversal_file() -> BadFile:
-    """A harmless, valid PDF sent under :func:`path_traversal_name`: only the name is hostile."""
-    return BadFile(path_traversal_name(), _small_pdf(), "application/pdf", "path_traversal")
+def valid_pdf() -> bytes:
+    """A small, harmless one-page PDF, e.g. to send under :func:`path_traversal_name`."""
+    return _small_pdf()
 
 
 def all_bad_files() -> list[BadFile]:
+    """The whole catalogue with upload names and claimed content types."""
+    pdf = "application/pdf"
     return [
-        encrypted_pdf(),
-        corrupt_pdf(),
-        empty_file(),
-        text_file_named_pdf(),
-        decompression_bomb_png(),
-        pdf_with_javascript(),
-        path_traversal_file(),
+        BadFile("rechnung_verschluesselt.pdf", encrypted_pdf(), pdf, "encrypted_pdf"),
+        BadFile("rechnung_defekt.pdf", corrupt_pdf(), pdf, "corrupt_pdf"),
+        BadFile("leer.pdf", empty_file(), pdf, "empty_file"),
+        BadFile("rechnung.pdf", text_file_named_pdf(), pdf, "unsupported_file_type"),
+        BadFile("scan.png", decompression_bomb_png(), "image/png", "image_too_large"),
+        BadFile("rechnung_mit_skript.pdf", pdf_with_javascript(), pdf, "javascript"),
+        BadFile(path_traversal_name(), valid_pdf(), pdf, "path_traversal"),
     ]
