@@ -119,7 +119,7 @@ def _degrade(
     if noise:
         pixels += rng.normal(0, noise, size=pixels.shape).astype(np.float32)
         _add_speckles(pixels, rng, dpi=dpi)
-    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="L")
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
 def _add_speckles(pixels: np.ndarray, rng: np.random.Generator, *, dpi: int) -> None:
