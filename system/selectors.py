@@ -32,6 +32,12 @@ def config_cache_invalidate(key: str | None = None) -> None:
             _config_cache.pop(key, None)
 
 
+def _cacheable() -> bool:
+    # Inside a transaction we may be reading our own uncommitted write (or a snapshot that
+    # is about to be rolled back); caching it would leak it to later requests.
+    return not connection.in_atomic_block
+
+
 def config_decode(value_type: str, stored):
     """Turn the stored JSON form of a config value into its Python type."""
     try:
@@ -79,9 +85,7 @@ def config_get(key: str, default=_MISSING):
     else:
         row = SystemConfig.objects.filter(key=key).values_list("value_type", "value").first()
         value = _MISSING if row is None else config_decode(*row)
-        # Inside a transaction we may be reading our own uncommitted write (or a snapshot
-        # that is about to be rolled back); caching it would leak it to later requests.
-        if not connection.in_atomic_block:
+        if _cacheable():
             with _config_cache_lock:
                 _config_cache[key] = (now + CONFIG_CACHE_SECONDS, value)
     if value is _MISSING:

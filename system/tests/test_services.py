@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+import system.selectors
 from ablage.errors import ApplicationError
 from monitoring.models import AuditLog
 from system.models import FeatureFlag, SystemConfig, SystemParameter
@@ -177,8 +178,19 @@ def test_it_masks_secret_values_in_the_audit_log(admin):
     assert "geheim" not in repr(changes)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_it_caches_reads_and_drops_the_cache_on_change(admin):
+@pytest.mark.django_db
+def test_it_does_not_cache_reads_made_inside_a_transaction():
+    # Every django_db test runs inside a transaction, like a service decorated with atomic.
+    assert config_get("ocr.render_dpi") == 300
+    SystemConfig.objects.filter(key="ocr.render_dpi").update(value=150)
+    assert config_get("ocr.render_dpi") == 150
+
+
+@pytest.mark.django_db
+def test_it_caches_reads_and_drops_the_cache_on_change(admin, monkeypatch):
+    # Outside a transaction (a plain request) reads are cached; the test runs inside one,
+    # so it declares itself outside instead of flushing the database with transaction=True.
+    monkeypatch.setattr(system.selectors, "_cacheable", lambda: True)
     assert config_get("ocr.render_dpi") == 300
     # A write that bypasses the service is invisible until the cache entry runs out ...
     SystemConfig.objects.filter(key="ocr.render_dpi").update(value=150)
