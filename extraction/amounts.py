@@ -1,0 +1,193 @@
+"""Net, USt and total chosen together: the triple for which net + USt = total wins.
+
+Labels propose candidates for each amount (several per field is normal: "Zwischensumme" and
+"Nettobetrag", one USt line per rate). A consistent triple is far stronger evidence than any
+single label, so it is searched first; partial pairs and a labelled-but-unchecked amount follow.
+"""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import combinations
+
+from extraction.fields import AMOUNT_FIELDS, Candidate, LabelContext, _strength, region_below, region_right
+from extraction.layout import Line, PageLayout
+from extraction.values import Found, find_amounts, find_rates
+
+TOLERANCE = Decimal("0.01")
+
+# Words that may stand before an amount label inside its cell ("zzgl. 19 % USt"); a longer
+# word there means the label is part of running text or a line item ("Fachbuch Umsatzsteuer").
+MAX_LEADING_WORD = 5
+
+_TOTAL_HINTS = ("summe", "gesamt", "betrag", "zahlen", "total", "brutto")
+
+
+@dataclass
+class AmountResult:
+    chosen: dict[str, Candidate] = field(default_factory=dict)
+    vat_rates: list[Decimal] = field(default_factory=list)
+    consistent: bool = False
+
+
+@dataclass
+class _VatOption:
+    candidates: list[Candidate]
+    value: Decimal
+    rates: list[Found]
+
+    @property
+    def strength(self) -> float:
+        return sum(c.strength for c in self.candidates) / len(self.candidates)
+
+
+def _label_starts_cell(context: LabelContext) -> bool:
+    match = context.match
+    segment = match.line.segment_of(match.words[0])
+    position = next(i for i, word in enumerate(segment) if word is match.words[0])
+    if position > 3:
+        return False
+    return all(sum(char.isalpha() for char in word.text) <= MAX_LEADING_WORD for word in segment[:position])
+
+
+def amount_candidates(contexts: list[LabelContext]) -> tuple[list[Candidate], dict[int, list[Found]]]:
+    """Labelled amount candidates, plus the VAT rates printed on each USt line (by candidate id)."""
+    candidates: list[Candidate] = []
+    rates: dict[int, list[Found]] = {}
+    for context in contexts:
+        match = context.match
+        if match.field not in AMOUNT_FIELDS or not _label_starts_cell(context):
+            continue
+        below = False
+        region = region_right(match, context.line_labels)
+        amounts = find_amounts(region)
+        if not amounts:
+            amounts = find_amounts(region_below(match, context.page))
+            below = bool(amounts)
+        if not amounts:
+            continue
+        # "USt 19 % auf 1.234,56: 234,57" names the base first; the tax is the last amount.
+        found = amounts[-1] if match.field == "vat_amount" else amounts[0]
+        rule = ("label-below:" if below else "label:") + match.label.text
+        candidate = Candidate(match.field, found, context.page.number, rule, _strength(match, below), match.line)
+        candidates.append(candidate)
+        if match.field == "vat_amount":
+            rates[id(candidate)] = find_rates(match.line.words)
+    return candidates, rates
+
+
+def _vat_options(vats: list[Candidate], rates: dict[int, list[Found]]) -> list[_VatOption]:
+    options = [_VatOption([c], c.found.parsed, rates.get(id(c), [])) for c in vats]
+    # One USt line per rate (7 % and 19 %) adds up to the tax of the invoice.
+    distinct_lines = {}
+    for candidate in vats:
+        key = (candidate.page, candidate.line.index if candidate.line else -1)
+        distinct_lines.setdefault(key, candidate)
+    lines = list(distinct_lines.values())
+    for size in (2, 3):
+        for group in combinations(lines, size):
+            group_rates = [rate for c in group for rate in rates.get(id(c), [])]
+            if len({rate.normalized for rate in group_rates}) < size:
+                continue
+            value = sum((c.found.parsed for c in group), Decimal("0"))
+            options.append(_VatOption(list(group), value, group_rates))
+    return options
+
+
+def _all_amounts(layouts: list[PageLayout], excluded: set[tuple[int, int]]) -> list[tuple[Found, int, Line]]:
+    result = []
+    for page in layouts:
+        for line in page.lines:
+            if (page.number, line.index) in excluded:
+                continue
+            result.extend((found, page.number, line) for found in find_amounts(line.words))
+    return result
+
+
+def _printed(value: Decimal, amounts: list[tuple[Found, int, Line]], field_name: str, rule: str) -> Candidate | None:
+    for found, page, line in reversed(amounts):
+        if abs(found.parsed - value) <= TOLERANCE:
+            return Candidate(field_name, found, page, rule, 0.7, line)
+    return None
+
+
+def _vat_candidate(option: _VatOption) -> Candidate:
+    if len(option.candidates) == 1:
+        return option.candidates[0]
+    words = [word for c in option.candidates for word in c.found.words]
+    printed = " + ".join(c.found.value for c in option.candidates)
+    found = Found(printed, str(option.value.quantize(TOLERANCE)), words, parsed=option.value)
+    first = option.candidates[0]
+    same_page = all(c.page == first.page for c in option.candidates)
+    if not same_page:
+        found.words = list(first.found.words)
+    return Candidate("vat_amount", found, first.page, "summe:ust-zeilen", option.strength, first.line)
+
+
+def choose_amounts(
+    layouts: list[PageLayout], contexts: list[LabelContext], excluded: set[tuple[int, int]]
+) -> AmountResult:
+    candidates, rates = amount_candidates(contexts)
+    nets = [c for c in candidates if c.field == "net_amount"]
+    totals = [c for c in candidates if c.field == "total_amount"]
+    vat_options = _vat_options([c for c in candidates if c.field == "vat_amount"], rates)
+
+    best = None
+    for total in totals:
+        for net in nets:
+            for option in vat_options:
+                if abs(net.found.parsed + option.value - total.found.parsed) > TOLERANCE:
+                    continue
+                if net.found.parsed == total.found.parsed and option.value != 0:
+                    continue
+                score = total.strength + net.strength + option.strength
+                if best is None or score > best[0]:
+                    best = (score, net, option, total)
+    result = AmountResult()
+    if best is not None:
+        _, net, option, total = best
+        result.chosen = {"net_amount": net, "vat_amount": _vat_candidate(option), "total_amount": total}
+        result.vat_rates = [rate.parsed for rate in option.rates]
+        result.consistent = True
+        return result
+
+    printed = _all_amounts(layouts, excluded)
+    strongest = {
+        name: max(group, key=lambda c: (round(c.strength, 3), abs(c.found.parsed)))
+        for name in AMOUNT_FIELDS
+        if (group := [c for c in candidates if c.field == name])
+    }
+    best_vat = max(vat_options, key=lambda option: option.strength) if vat_options else None
+    if best_vat is not None:
+        strongest["vat_amount"] = _vat_candidate(best_vat)
+        result.vat_rates = [rate.parsed for rate in best_vat.rates]
+    net, vat, total = (strongest.get(name) for name in AMOUNT_FIELDS)
+
+    # Two labelled amounts and the third printed somewhere without a label we know.
+    if net and vat and not total:
+        total = _printed(net.found.parsed + vat.found.parsed, printed, "total_amount", "summe:netto+ust")
+    elif net and total and not vat:
+        vat = _printed(total.found.parsed - net.found.parsed, printed, "vat_amount", "differenz:gesamt-netto")
+    elif vat and total and not net:
+        net = _printed(total.found.parsed - vat.found.parsed, printed, "net_amount", "differenz:gesamt-ust")
+    if total is None:
+        total = _largest_near_sum(printed)
+    result.chosen = {name: c for name, c in zip(AMOUNT_FIELDS, (net, vat, total), strict=True) if c is not None}
+    result.consistent = bool(
+        net and vat and total and abs(net.found.parsed + vat.found.parsed - total.found.parsed) <= TOLERANCE
+    )
+    return result
+
+
+def _largest_near_sum(printed: list[tuple[Found, int, Line]]) -> Candidate | None:
+    """No total label matched: the largest amount on a line that speaks of a sum."""
+    best = None
+    for found, page, line in printed:
+        text = line.folded
+        if not any(hint in text for hint in _TOTAL_HINTS):
+            continue
+        if best is None or found.parsed > best[0].parsed:
+            best = (found, page, line)
+    if best is None:
+        return None
+    found, page, line = best
+    return Candidate("total_amount", found, page, "fallback:groesster-betrag-bei-summe", 0.5, line)

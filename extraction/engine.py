@@ -1,0 +1,155 @@
+"""Rule-based extraction of German business documents: ``extract(pages) -> ExtractionResult``.
+
+Order matters and is explicit: classify first (labels mean different things on a credit note),
+find the positions table next (its rows must not be mistaken for totals), then header fields,
+amounts, supplier, validation and the overall confidence the decision reads.
+"""
+
+from datetime import date
+
+from extraction.amounts import choose_amounts
+from extraction.classify import classify
+from extraction.fields import (
+    Candidate,
+    bic_fallback,
+    choose,
+    currency_candidate,
+    fallback_invoice_date,
+    label_contexts,
+    labelled_candidates,
+    pattern_candidates,
+    payment_term_due_date,
+)
+from extraction.layout import build_layouts, union_bbox
+from extraction.lineitems import find_line_items
+from extraction.supplier import find_supplier_name
+from extraction.types import ExtractionResult, FieldValue, ValidationCheck
+from extraction.validation import REQUIRED_FIELDS, validate
+from ocr.types import PageContent
+
+# Types whose own number and date are an invoice number and invoice date. A delivery note's
+# "Lieferschein-Nr." or a letter's date are not, and reporting them as such misleads booking.
+_NUMBERED_TYPES = {"invoice", "credit_note", "reminder", "receipt", "order", "unknown"}
+_PAYMENT_TERM_TYPES = {"invoice", "reminder", "unknown"}
+
+# How much each field counts in the overall confidence: the booking-relevant ones most.
+FIELD_WEIGHTS = {
+    "total_amount": 3.0, "invoice_number": 2.5, "invoice_date": 2.0, "net_amount": 1.5, "vat_amount": 1.5,
+    "supplier_name": 1.5, "iban": 1.0, "supplier_vat_id": 1.0, "due_date": 1.0, "currency": 0.5,
+}  # fmt: skip
+DEFAULT_WEIGHT = 0.3
+REPAIRED_FACTOR = 0.9
+# A wrong sum means at least one amount is wrong: that must weigh more than any other failure.
+FAILED_CHECK_FACTORS = {"amounts_sum": 0.45, "required_fields": 0.6}
+FAILED_CHECK_DEFAULT = 0.75
+ALL_PASSED_LIFT = 0.35
+
+
+def extract(pages: list[PageContent], *, today: date | None = None) -> ExtractionResult:
+    layouts = build_layouts(pages)
+    document_type, type_confidence = classify(layouts)
+    table = find_line_items(layouts)
+    contexts = label_contexts(layouts, table.lines)
+    chosen = choose(labelled_candidates(contexts, document_type) + pattern_candidates(layouts))
+
+    amounts = choose_amounts(layouts, contexts, table.lines)
+    chosen.update(amounts.chosen)
+    if len(set(amounts.vat_rates)) == 1 and "vat_amount" in chosen:
+        rate_candidate = _vat_rate_candidate(chosen["vat_amount"])
+        if rate_candidate is not None:
+            chosen["vat_rate"] = rate_candidate
+
+    if "invoice_date" not in chosen:
+        taken = {chosen[name].found.normalized for name in ("due_date", "delivery_date") if name in chosen}
+        fallback = fallback_invoice_date(layouts, taken)
+        if fallback is not None:
+            chosen["invoice_date"] = fallback
+    if "due_date" not in chosen and "invoice_date" in chosen and document_type in _PAYMENT_TERM_TYPES:
+        due = payment_term_due_date(layouts, chosen["invoice_date"])
+        if due is not None:
+            chosen["due_date"] = due
+    if document_type not in _NUMBERED_TYPES:
+        for name in ("invoice_number", "invoice_date", "due_date"):
+            chosen.pop(name, None)
+
+    currency = currency_candidate(layouts, chosen.get("total_amount")) if "total_amount" in chosen else None
+    if currency is not None:
+        chosen["currency"] = currency
+    if "bic" not in chosen:
+        bic = bic_fallback(layouts, chosen.get("iban"))
+        if bic is not None:
+            chosen["bic"] = bic
+    supplier = find_supplier_name(layouts)
+    if supplier is not None:
+        chosen["supplier_name"] = supplier
+
+    fields = {name: _field_value(name, candidate) for name, candidate in sorted(chosen.items())}
+    checks = validate(fields, document_type, vat_rates=amounts.vat_rates, today=today or date.today())
+    return ExtractionResult(
+        document_type=document_type,
+        document_type_confidence=type_confidence,
+        fields=fields,
+        line_items=table.items,
+        validation=checks,
+        overall_confidence=overall_confidence(fields, checks, document_type, type_confidence),
+    )
+
+
+def _vat_rate_candidate(vat: Candidate) -> Candidate | None:
+    from extraction.values import find_rates
+
+    if vat.line is None:
+        return None
+    rates = find_rates(vat.line.words)
+    if not rates:
+        return None
+    return Candidate("vat_rate", rates[0], vat.page, vat.rule, vat.strength, vat.line)
+
+
+def _ocr_factor(candidate: Candidate) -> float:
+    words = candidate.found.words
+    if not words:
+        return 1.0
+    mean = sum(word.confidence for word in words) / len(words)
+    # Tesseract's word confidence is a weak probability: 0.9 means "probably right", not 10 %
+    # wrong. Map it gently so clean scans are not punished, garbled words clearly are.
+    return 0.55 + 0.45 * max(0.0, min(1.0, mean))
+
+
+def _field_value(name: str, candidate: Candidate) -> FieldValue:
+    confidence = candidate.strength * _ocr_factor(candidate)
+    if candidate.found.repaired:
+        confidence *= REPAIRED_FACTOR
+    words = candidate.found.words
+    return FieldValue(
+        name=name,
+        value=candidate.found.value,
+        normalized=candidate.found.normalized,
+        confidence=round(max(0.0, min(1.0, confidence)), 3),
+        page=candidate.page,
+        bbox=tuple(round(c, 5) for c in union_bbox(words)) if words else None,
+        rule=candidate.rule,
+    )
+
+
+def overall_confidence(
+    fields: dict[str, FieldValue], checks: list[ValidationCheck], document_type: str, type_confidence: float
+) -> float:
+    """Weighted field confidence, scaled by the classification and moved by the validation outcome.
+
+    Required fields that are missing count with confidence 0, so an invoice without a total
+    cannot look confident however well the rest was read.
+    """
+    names = set(fields) | set(REQUIRED_FIELDS.get(document_type, ()))
+    if not names:
+        return 0.0
+    weights = {name: FIELD_WEIGHTS.get(name, DEFAULT_WEIGHT) for name in names}
+    weighted = sum(weights[name] * (fields[name].confidence if name in fields else 0.0) for name in names)
+    confidence = weighted / sum(weights.values())
+    confidence *= 0.7 + 0.3 * type_confidence
+    failed = [check for check in checks if not check.ok]
+    for check in failed:
+        confidence *= FAILED_CHECK_FACTORS.get(check.rule, FAILED_CHECK_DEFAULT)
+    if not failed and len(checks) >= 3:
+        confidence += (1.0 - confidence) * ALL_PASSED_LIFT
+    return round(max(0.0, min(1.0, confidence)), 3)

@@ -1,0 +1,191 @@
+"""The printed labels that announce a field, and OCR-tolerant matching of them.
+
+Labels are compared in folded form (lower case, umlauts spelt out, punctuation dropped), over
+one to four consecutive words, so "Rechnungs-Nr.:", "Rechnung Nr." and "Rechnungsnr" are the
+same label. Long labels tolerate one or two edited characters: Tesseract reads "Rechnungsdatum"
+as "Rechnungsdaturn" often enough to matter.
+"""
+
+from dataclasses import dataclass
+from functools import cache
+
+from extraction.layout import Line
+from extraction.normalize import fold
+from ocr.types import Word
+
+
+@dataclass(frozen=True)
+class Label:
+    field: str
+    text: str
+    weight: float = 1.0
+
+    @property
+    def folded(self) -> str:
+        return fold(self.text)
+
+
+def _labels(field: str, *texts: str, weight: float = 1.0) -> list[Label]:
+    return [Label(field, text, weight) for text in texts]
+
+
+LABELS: list[Label] = [
+    *_labels(
+        "invoice_number",
+        "Rechnungsnummer", "Rechnungs-Nr.", "Rechnung Nr.", "Rechnungsnr", "Re.-Nr.", "Rg.-Nr.", "Rechn.-Nr.",
+        "Beleg-Nr.", "Belegnummer", "Invoice No.", "Invoice Number", "Gutschriftsnummer", "Gutschrift-Nr.",
+        "Gutschrift Nr.", "Gutschriftnummer", "Korrekturrechnung Nr.",
+    ),
+    *_labels("invoice_number", "Nummer", "Rechnung", "Gutschrift", weight=0.6),
+    *_labels(
+        "invoice_date",
+        "Rechnungsdatum", "Rechnungs-Datum", "Belegdatum", "Gutschriftsdatum", "Gutschriftdatum", "Invoice Date",
+        "Datum der Rechnung", "Ausstellungsdatum",
+    ),
+    *_labels("invoice_date", "Datum", "Date", weight=0.75),
+    *_labels(
+        "due_date",
+        "Fällig am", "Fälligkeit", "Fälligkeitsdatum", "Fällig bis", "Zahlbar bis", "Zahlbar bis zum", "Zahlung bis",
+        "Zahlungsziel", "Due Date", "Zahlungsfrist", "fällig zum",
+    ),
+    *_labels(
+        "delivery_date",
+        "Lieferdatum", "Leistungsdatum", "Liefertermin", "Lieferung am", "Datum der Lieferung", "Leistungstag",
+        "Lieferdatum/Leistungsdatum",
+    ),
+    *_labels(
+        "order_number",
+        "Bestellnummer", "Bestell-Nr.", "Ihre Bestellung", "Ihre Bestellnummer", "Ihre Bestell-Nr.", "Auftragsnummer",
+        "Auftrags-Nr.", "Ihr Auftrag", "Bestellung Nr.", "Order No.", "Ihre Referenz",
+    ),
+    *_labels(
+        "customer_number",
+        "Kundennummer", "Kunden-Nr.", "Kundennr", "Kd.-Nr.", "Kd-Nr", "Ihre Kundennummer", "Kunden Nr.", "Customer No.",
+    ),
+    *_labels("supplier_tax_number", "Steuernummer", "Steuer-Nr.", "St.-Nr.", "StNr", "Steuer Nr."),
+    *_labels(
+        "supplier_vat_id",
+        "USt-IdNr.", "USt-ID", "USt.-Id.-Nr.", "UID", "USt-Id-Nr", "UStIdNr", "Umsatzsteuer-Identifikationsnummer",
+        "Umsatzsteuer-ID", "VAT ID", "VAT No.", "USt-Ident-Nr.", "Ust-IdNr.:",
+    ),
+    *_labels("iban", "IBAN"),
+    *_labels("bic", "BIC", "SWIFT", "BIC/SWIFT", "SWIFT-BIC", "BIC-Code"),
+    *_labels(
+        "net_amount",
+        "Nettobetrag", "Summe netto", "Netto", "Zwischensumme", "Nettosumme", "Gesamt netto", "Netto-Betrag",
+        "Summe Positionen", "Warenwert", "Nettowert", "Rechnungsbetrag netto", "Gesamtbetrag netto", "Total netto",
+    ),
+    *_labels(
+        "vat_amount",
+        "MwSt.", "Mehrwertsteuer", "Umsatzsteuer", "USt", "zzgl. USt", "zzgl. MwSt.", "zzgl. Umsatzsteuer",
+        "Umsatzsteuerbetrag", "MwSt.-Betrag", "USt.-Betrag", "inkl. MwSt.", "inkl. USt", "Steuer", "Summe USt",
+        "Summe MwSt.",
+    ),
+    *_labels(
+        "total_amount",
+        "Gesamtbetrag", "Rechnungsbetrag", "Gesamtsumme", "Summe brutto", "Bruttobetrag", "Endbetrag", "Zu zahlen",
+        "Zahlbetrag", "Gesamt brutto", "Brutto", "Gutschriftsbetrag", "Gutschriftbetrag", "Rechnungssumme",
+        "Bruttosumme", "Gesamtbetrag brutto", "Rechnungsbetrag brutto", "Zu zahlender Betrag", "Total",
+    ),
+    *_labels("total_amount", "Gesamt", "Summe", "Betrag", weight=0.7),
+]  # fmt: skip
+
+
+def max_distance(folded_label: str) -> int:
+    if len(folded_label) <= 5:
+        return 0
+    if len(folded_label) <= 9:
+        return 1
+    return 2
+
+
+@cache
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance, giving up (returning ``limit + 1``) once it must exceed ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+@dataclass
+class LabelMatch:
+    label: Label
+    line: Line
+    start: int  # index of the first label word in line.words
+    end: int  # index after the last label word
+    exact: bool
+
+    @property
+    def words(self) -> list[Word]:
+        return self.line.words[self.start : self.end]
+
+    @property
+    def field(self) -> str:
+        return self.label.field
+
+    @property
+    def rule(self) -> str:
+        return f"label:{self.label.text}"
+
+
+_LABELS_BY_FIRST_CHAR: dict[str, list[Label]] = {}
+for _label in LABELS:
+    _LABELS_BY_FIRST_CHAR.setdefault(_label.folded[0], []).append(_label)
+
+
+def _word_folds(line: Line) -> list[str]:
+    return [fold(word.text) for word in line.words]
+
+
+def find_labels(line: Line) -> list[LabelMatch]:
+    """All label occurrences on a line; where labels overlap, the longest (most specific) wins."""
+    folds = _word_folds(line)
+    found: list[LabelMatch] = []
+    for start in range(len(folds)):
+        if not folds[start]:
+            continue
+        best: LabelMatch | None = None
+        best_key = None
+        joined = ""
+        for end in range(start + 1, min(start + 4, len(folds)) + 1):
+            joined += folds[end - 1]
+            if not joined:
+                continue
+            for label in _candidates(joined):
+                target = label.folded
+                limit = max_distance(target)
+                distance = 0 if joined == target else edit_distance(joined, target, limit)
+                if distance > limit:
+                    continue
+                # Prefer more label characters matched, then fewer edits.
+                key = (len(target) - distance, -distance)
+                if best_key is None or key > best_key:
+                    best, best_key = LabelMatch(label, line, start, end, distance == 0), key
+        if best is not None:
+            found.append(best)
+    return _drop_overlaps(found)
+
+
+def _candidates(joined: str) -> list[Label]:
+    # The first character is rarely the one OCR gets wrong in a label; checking it first keeps
+    # matching cheap on pages with thousands of words.
+    return _LABELS_BY_FIRST_CHAR.get(joined[0], [])
+
+
+def _drop_overlaps(matches: list[LabelMatch]) -> list[LabelMatch]:
+    matches.sort(key=lambda match: (-len(match.label.folded), match.start))
+    kept: list[LabelMatch] = []
+    for match in matches:
+        if any(match.start < other.end and other.start < match.end for other in kept):
+            continue
+        kept.append(match)
+    kept.sort(key=lambda match: match.start)
+    return kept
