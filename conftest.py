@@ -76,10 +76,12 @@ def scanned_png(invoice_spec) -> bytes:
 
 
 @pytest.fixture
-def celery_worker(transactional_db):
+def celery_worker(transactional_db, django_db_serialized_rollback):
     """A real ``celery worker`` process on the test database, broker and data directory.
 
-    Needs committed data (hence ``transactional_db``). Yields the path of the worker's log.
+    Needs committed data (hence ``transactional_db``); the serialized rollback puts the
+    migration-seeded rows (roles, configuration) back for the tests that follow.
+    Yields the path of the worker's log.
     """
     log_path = Path(settings.DATA_DIR) / f"worker-{uuid.uuid4().hex[:8]}.log"
     env = {

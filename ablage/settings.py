@@ -171,16 +171,25 @@ LIVE_UPDATES = "websocket" if CHANNEL_LAYERS else "polling"
 
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem"):
-    # The embedded default: web and worker exchange messages as files in the data directory.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
+
+
+def filesystem_broker_options(broker_dir: Path) -> dict:
+    """The embedded default's broker: web and worker exchange messages as files in the data directory."""
+    folders = {name: broker_dir / name for name in ("queue", "processed", "control")}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(folders["queue"]),
+        "data_folder_out": str(folders["queue"]),
+        "processed_folder": str(folders["processed"]),
+        # Without it kombu writes its exchange files into the current directory.
+        "control_folder": str(folders["control"]),
         "store_processed": False,
     }
-    for _folder in ("queue", "processed"):
-        (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+
+
+if CELERY_BROKER_URL.startswith("filesystem"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(BROKER_DIR)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)

@@ -14,7 +14,7 @@ os.environ.setdefault("ABLAGE_DATA_DIR", tempfile.mkdtemp(prefix="ablage-test-da
 
 from ablage.env import database_from_url, env_choice, env_str
 from ablage.settings import *  # noqa: F403
-from ablage.settings import BASE_DIR, DATA_DIR
+from ablage.settings import BASE_DIR, BROKER_DIR, DATA_DIR, filesystem_broker_options
 
 _backend = env_choice("ABLAGE_TEST_DB", "postgres", {"postgres", "sqlite"})
 # A worker process started by a test connects to the test database itself, not to the
@@ -45,14 +45,7 @@ if _broker == "redis":
     }
 else:
     CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),  # noqa: F405
-        "data_folder_out": str(BROKER_DIR / "queue"),  # noqa: F405
-        "processed_folder": str(BROKER_DIR / "processed"),  # noqa: F405
-        "store_processed": False,
-    }
-    for _folder in ("queue", "processed"):
-        (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)  # noqa: F405
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(BROKER_DIR)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

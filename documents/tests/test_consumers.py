@@ -17,7 +17,7 @@ REDIS_LAYER = {
     }
 }
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def _document(owner):
