@@ -3,8 +3,9 @@
 # that one CI run reports lint, migrations and tests together; the exit code is non-zero if
 # any check failed. Expects the venv, system packages and services to be in place (make does that).
 set -uo pipefail
+# shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 BIN=.venv/bin
 export DJANGO_SETTINGS_MODULE=ablage.settings_test

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure python3.11 with a working venv module is available (Debian 12: python3.11-venv).
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # Debian's python3.11 ships without ensurepip; `python3.11 -m venv` then fails half-way, so

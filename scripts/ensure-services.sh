@@ -5,6 +5,7 @@
 # Installs and starts what is missing; changes nothing that already works. With
 # TEST_DATABASE_URL set, the database is the caller's business and PostgreSQL is left alone.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 PG_HOST=127.0.0.1
@@ -31,6 +32,7 @@ postgres_accepts_passwordless_login() {
 
 newest_cluster_version() {
     # `ls` instead of a glob: no match must give an empty string, not a literal pattern.
+    # shellcheck disable=SC2012  # directory names are PostgreSQL versions (15, 16 ...)
     ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1
 }
 
@@ -63,8 +65,9 @@ allow_passwordless_login() {
     local version hba
     version=$(newest_cluster_version)
     hba="/etc/postgresql/$version/main/pg_hba.conf"
-    [ -n "$version" ] && as_root test -f "$hba" ||
+    if [ -z "$version" ] || ! as_root test -f "$hba"; then
         die "Rolle postgres kann sich nicht ohne Passwort über $PG_HOST anmelden, und es gibt keine pg_hba.conf unter /etc/postgresql. TEST_DATABASE_URL setzen oder Zugang einrichten."
+    fi
     log "Erlaube der Rolle postgres die Anmeldung ohne Passwort von $PG_HOST ($hba)"
     # pg_hba.conf is first-match: the line must come before the default scram/md5 rules.
     # Scope: one role, loopback only. This is a development/CI database.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the set-up scripts; sourced, not executed.
 
 log() { printf '[ablage] %s\n' "$*" >&2; }
