@@ -121,7 +121,11 @@ class LabelMatch:
     line: Line
     start: int  # index of the first label word in line.words
     end: int  # index after the last label word
-    exact: bool
+    distance: int
+
+    @property
+    def exact(self) -> bool:
+        return self.distance == 0
 
     @property
     def words(self) -> list[Word]:
@@ -155,7 +159,10 @@ def find_labels(line: Line) -> list[LabelMatch]:
         best: LabelMatch | None = None
         best_key = None
         joined = ""
+        segment = line.segment_of(line.words[start])
         for end in range(start + 1, min(start + 4, len(folds)) + 1):
+            if end - 1 > start and not any(line.words[end - 1] is word for word in segment):
+                break  # a label never spans a column gap: "Rechnungs-Nr.    Datum" are two labels
             joined += folds[end - 1]
             if not joined:
                 continue
@@ -166,9 +173,9 @@ def find_labels(line: Line) -> list[LabelMatch]:
                 if distance > limit:
                     continue
                 # Prefer more label characters matched, then fewer edits.
-                key = (len(target) - distance, -distance)
+                key = (len(target) - 3 * distance, -distance)
                 if best_key is None or key > best_key:
-                    best, best_key = LabelMatch(label, line, start, end, distance == 0), key
+                    best, best_key = LabelMatch(label, line, start, end, distance), key
         if best is not None:
             found.append(best)
     return _drop_overlaps(found)
@@ -181,7 +188,8 @@ def _candidates(joined: str) -> list[Label]:
 
 
 def _drop_overlaps(matches: list[LabelMatch]) -> list[LabelMatch]:
-    matches.sort(key=lambda match: (-len(match.label.folded), match.start))
+    # An exact short label beats a fuzzy long one that swallowed a neighbour word.
+    matches.sort(key=lambda match: (-(len(match.label.folded) - 3 * match.distance), match.start))
     kept: list[LabelMatch] = []
     for match in matches:
         if any(match.start < other.end and other.start < match.end for other in kept):
