@@ -146,8 +146,9 @@ def _stop(processes, signum, received, stop_timeout, poll_interval):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CONCURRENCY", "2")))
+    # String defaults go through `type` too: PORT=abc ends in a usage error, not a traceback.
+    parser.add_argument("--port", type=int, default=os.environ.get("PORT", "8000"))
+    parser.add_argument("--concurrency", type=int, default=os.environ.get("CONCURRENCY", "2"))
     parser.add_argument("--no-beat", dest="beat", action="store_false", help="celery beat nicht starten")
     args = parser.parse_args(argv)
 
