@@ -61,7 +61,7 @@ def amount_candidates(contexts: list[LabelContext]) -> tuple[list[Candidate], di
         region = region_right(match, context.line_labels)
         amounts = find_amounts(region)
         if not amounts:
-            amounts = find_amounts(region_below(match, context.page))
+            amounts = find_amounts(region_below(match, context.page, context.line_labels))
             below = bool(amounts)
         if not amounts:
             continue

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from extraction.labels import LabelMatch, find_labels
-from extraction.layout import Line, PageLayout
+from extraction.layout import PAGE_ASPECT, Line, PageLayout
 from extraction.values import (
     Found,
     find_bics,
@@ -69,18 +69,26 @@ def region_right(match: LabelMatch, line_labels: list[LabelMatch]) -> list:
     return [word for word in words if any(word is other for other in next_segment)]
 
 
-def region_below(match: LabelMatch, page: PageLayout) -> list:
-    """The words under the label in the next line or two, when the value is printed beneath it."""
-    label_box = (match.words[0].bbox[0], match.words[0].bbox[1], match.words[-1].bbox[2], match.words[-1].bbox[3])
-    height = match.line.height
+def region_below(match: LabelMatch, page: PageLayout, line_labels: list[LabelMatch] = ()) -> list:
+    """The words under the label in the next line or two, when the value is printed beneath it.
+
+    The column is bounded by the neighbouring labels on the label's line, so a row of values
+    printed with narrow gaps is still cut into the right cells.
+    """
+    x0, x1 = match.words[0].bbox[0], match.words[-1].bbox[2]
+    height = match.line.height * PAGE_ASPECT
+    left = max((o.words[-1].bbox[2] for o in line_labels if o.end <= match.start), default=-1.0) + height / 2
+    # Values start at most a little left of their label (right-aligned amounts under short labels).
+    left = max(left, x0 - 2 * height)
+    right = min((o.words[0].bbox[0] for o in line_labels if o.start >= match.end), default=2.0) - height / 2
     for line in page.lines[match.line.index + 1 : match.line.index + 3]:
-        if line.bbox[1] - label_box[3] > BELOW_MAX_HEIGHTS * height:
+        if line.bbox[1] - match.line.bbox[3] > BELOW_MAX_HEIGHTS * match.line.height:
             break
-        for segment in line.segments:
-            x0, x1 = segment[0].bbox[0], segment[-1].bbox[2]
-            overlap = min(x1, label_box[2] + height) - max(x0, label_box[0] - height)
-            if overlap > 0 and abs(x0 - label_box[0]) < max(label_box[2] - label_box[0], 4 * height):
-                return segment
+        hits = [w for w in line.words if w.bbox[0] < x1 + height and w.bbox[2] > x0 - height and left < w.bbox[0]]
+        hits = [w for w in hits if w.bbox[0] < right]
+        if hits:
+            segment = line.segment_of(hits[0])
+            return [w for w in segment if left < w.bbox[0] < right]
     return []
 
 
@@ -132,7 +140,7 @@ def labelled_candidates(contexts: list[LabelContext], document_type: str) -> lis
         below = False
         found = _parse(field, region_right(match, context.line_labels))
         if found is None:
-            found = _parse(field, region_below(match, context.page))
+            found = _parse(field, region_below(match, context.page, context.line_labels))
             below = found is not None
         if found is None:
             continue

@@ -15,8 +15,20 @@ from ocr.types import PageContent, Word
 
 BBox = tuple[float, float, float, float]
 
-# A gap wider than this many line heights separates two segments (columns, table cells).
-SEGMENT_GAP_HEIGHTS = 1.6
+# Boxes are normalised to the page's width and height separately, so a horizontal gap and a
+# word height are in different units. Nearly everything we get is A4 portrait; the residual
+# error on other formats only shifts the gap thresholds a little.
+PAGE_ASPECT = 297 / 210
+
+# A gap wider than this many word heights separates two segments (columns, table cells).
+SEGMENT_GAP_HEIGHTS = 2.0
+# A gap wider than this is more than a space: a tab stop or a table cell boundary.
+WIDE_GAP_HEIGHTS = 1.2
+
+
+def height_x(word: Word) -> float:
+    """The height of a word in units of page width, comparable with horizontal gaps."""
+    return (word.bbox[3] - word.bbox[1]) * PAGE_ASPECT
 
 
 def union_bbox(words: list[Word]) -> BBox:
@@ -118,7 +130,7 @@ def _same_slot(a: Word, b: Word) -> bool:
 def split_segments(words: list[Word]) -> list[list[Word]]:
     if not words:
         return []
-    height = median(word.bbox[3] - word.bbox[1] for word in words)
+    height = median(height_x(word) for word in words)
     segments = [[words[0]]]
     for previous, word in pairwise(words):
         if word.bbox[0] - previous.bbox[2] > SEGMENT_GAP_HEIGHTS * height:
@@ -168,8 +180,8 @@ def make_run(words: list[Word]) -> Run:
     for index, word in enumerate(words):
         if index:
             previous = words[index - 1]
-            height = max(word.bbox[3] - word.bbox[1], previous.bbox[3] - previous.bbox[1])
-            separator = "   " if gap(previous, word) > 0.9 * height else " "
+            height = max(height_x(word), height_x(previous))
+            separator = "   " if gap(previous, word) > WIDE_GAP_HEIGHTS * height else " "
             parts.append(separator)
             position += len(separator)
         starts.append(position)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from extraction.layout import make_run
+from extraction.layout import WIDE_GAP_HEIGHTS, height_x, make_run
 from extraction.normalize import (
     IBAN_LENGTHS,
     MONTHS,
@@ -315,7 +315,7 @@ def find_identifier(words: list[Word], *, max_words: int = 3) -> Found | None:
         text = word.text.rstrip(",;")
         if text.endswith(":") or find_dates([word]):
             break
-        if chosen and word.bbox[0] - chosen[-1].bbox[2] > 1.2 * (word.bbox[3] - word.bbox[1]):
+        if chosen and word.bbox[0] - chosen[-1].bbox[2] > WIDE_GAP_HEIGHTS * height_x(word):
             break
         has_digit = any(char.isdigit() for char in digitise(text))
         if not _ID_CHARS.match(text):
