@@ -128,3 +128,16 @@ def celery_worker(transactional_db, django_db_serialized_rollback):
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+    _close_other_sessions()
+
+
+def _close_other_sessions():
+    """Pool children of the worker can outlive it by a moment; the test database must be droppable."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )

@@ -54,7 +54,12 @@ def test_it_reports_each_uploaded_file_separately(client, owner, born_digital_pd
 
 
 def test_it_escapes_a_hostile_filename(client, owner, born_digital_pdf):
-    services.document_ingest(owner=owner, filename="<script>alert(1)</script>.pdf", data=born_digital_pdf)
+    services.document_ingest(
+        owner=owner,
+        filename="<img src=x onerror=alert(1)>.pdf",
+        title="<script>alert(1)</script>",
+        data=born_digital_pdf,
+    )
     client.force_login(owner)
     body = client.get(reverse("documents:list")).content.decode()
     assert "<script>alert(1)" not in body and "&lt;script&gt;" in body
