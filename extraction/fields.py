@@ -56,7 +56,9 @@ class LabelContext:
 def region_right(match: LabelMatch, line_labels: list[LabelMatch]) -> list:
     """Words after the label on its line, up to the next label; across one column gap at most."""
     line = match.line
-    next_label = min((other.start for other in line_labels if other.start >= match.end), default=len(line.words))
+    # A "label" of the same field inside the value is part of it: "Bestellnummer: Bestellung 0277".
+    following = [other.start for other in line_labels if other.start >= match.end and other.field != match.field]
+    next_label = min(following, default=len(line.words))
     words = line.words[match.end : next_label]
     if not words:
         return []

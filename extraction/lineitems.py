@@ -27,7 +27,9 @@ _HEADER_WORDS = {
     "gesamtnetto": "line_total", "nettobetrag": "line_total", "gp": "line_total",
     "ust": "vat_rate", "mwst": "vat_rate", "steuer": "vat_rate", "ustsatz": "vat_rate",
 }  # fmt: skip
-_STOP_WORDS = ("zwischensumme", "summe", "nettobetrag", "gesamtbetrag", "uebertrag", "netto", "rechnungsbetrag")
+_STOP_WORDS = ("zwischensumme", "summe", "nettobetrag", "gesamtbetrag", "netto", "rechnungsbetrag")
+# Carry-over lines of a table that runs over several pages: neither a position nor the end.
+_CARRY_WORDS = ("uebertrag", "fortsetzung", "zwischensummeseite")
 _UNITS = {
     "stk", "stk.", "stück", "st", "st.", "std", "std.", "stunden", "h", "kg", "g", "t", "m", "m²", "m2", "qm",
     "m³", "cbm", "l", "ltr", "ltr.", "pkt", "pkt.", "paket", "psch", "psch.", "pauschal", "pauschale", "tag",
@@ -171,6 +173,8 @@ def _read_rows(page: PageLayout, header_index: int | None, quantity_left: bool, 
     begin = header_index + 1 if header_index is not None else 0
     previous_bottom = page.lines[header_index].bbox[3] if header_index is not None else None
     for line in page.lines[begin:]:
+        if line.words and fold(line.words[0].text).startswith(_CARRY_WORDS):
+            continue
         if _is_stop(line):
             return False
         if previous_bottom is not None and line.bbox[1] - previous_bottom > _MAX_ROW_GAP_HEIGHTS * line.height:
