@@ -17,10 +17,10 @@ KEYWORDS: list[tuple[str, str, float]] = [
     ("rechnung", "invoice", 3.0), ("rechnungsnummer", "invoice", 2.0), ("rechnungsdatum", "invoice", 2.0),
     ("rechnungsbetrag", "invoice", 1.5), ("invoice", "invoice", 2.5), ("zahlbarinnerhalb", "invoice", 1.0),
     ("gesamtbetrag", "invoice", 0.5), ("faelligam", "invoice", 0.8), ("leistungsdatum", "invoice", 0.5),
-    ("gutschrift", "credit_note", 4.0), ("gutschriftsnummer", "credit_note", 2.0),
+    ("gutschrift", "credit_note", 4.0), ("gutschriftsnummer", "credit_note", 3.0),
     ("rechnungskorrektur", "credit_note", 3.5), ("stornorechnung", "credit_note", 3.5),
-    ("korrekturrechnung", "credit_note", 3.0), ("gutschriftsbetrag", "credit_note", 2.0),
-    ("gutschriftsdatum", "credit_note", 2.0),
+    ("korrekturrechnung", "credit_note", 3.0), ("gutschriftsbetrag", "credit_note", 3.0),
+    ("gutschriftsdatum", "credit_note", 3.0),
     ("mahnung", "reminder", 4.0), ("zahlungserinnerung", "reminder", 4.0), ("mahngebuehr", "reminder", 2.0),
     ("ueberfaellig", "reminder", 1.5), ("offenerposten", "reminder", 1.0), ("mahnstufe", "reminder", 2.0),
     ("lieferschein", "delivery_note", 4.0), ("lieferscheinnummer", "delivery_note", 2.0),
@@ -45,6 +45,9 @@ MIN_SCORE = 2.0
 BODY_ONLY_DAMPING = {"order": 0.35, "contract": 0.5}
 
 _BY_LENGTH = sorted(KEYWORDS, key=lambda entry: -len(entry[0]))
+# "Gutschrift zu Rechnung 4711", "Bezug: Ihre Bestellung": a document named as a reference
+# says nothing about the type of this one.
+_REFERENCE_WORDS = {"zu", "zur", "zum", "bezug", "ihre", "ihrer", "unsere", "unserer", "gemaess", "laut", "lt"}
 
 
 def _is_title(line: Line, median_height: float) -> bool:
@@ -68,6 +71,9 @@ def _line_hits(line: Line) -> list[tuple[str, float]]:
                 if abs(len(joined) - len(keyword)) > limit:
                     continue
                 if joined == keyword or (limit and edit_distance(joined, keyword, limit) <= limit):
+                    if start and folds[start - 1] in _REFERENCE_WORDS:
+                        used.update(range(start, start + size))
+                        break
                     hits.append((start, kind, weight))
                     used.update(range(start, start + size))
                     break
