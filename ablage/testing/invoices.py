@@ -194,8 +194,29 @@ class InvoiceSpec:
     def total_amount(self) -> Decimal:
         return self.net_amount + self.vat_amount
 
+    @property
+    def prints_bank_details(self) -> bool:
+        # Layout B prints IBAN and BIC only in the payment box beside the totals.
+        return self.layout != "B" or self.is_billing
+
+    @property
+    def prints_customer_number(self) -> bool:
+        # Only layout A's letter has an info block; B and C letters show just the date.
+        return self.document_type != LETTER or self.layout == "A"
+
+    @property
+    def prints_order_number(self) -> bool:
+        # Letters have none; layout B's credit note shows "Zu Rechnung" in that header cell.
+        if self.document_type == LETTER:
+            return False
+        return not (self.layout == "B" and self.document_type == CREDIT_NOTE)
+
     def ground_truth(self) -> dict:
-        """Normalised field values a perfect extraction of this document returns."""
+        """Normalised field values a perfect extraction of this document returns.
+
+        Only what the page prints: a field the layout leaves out of this document type is None,
+        so a scorer does not count a correct "not found" as a miss.
+        """
         billing = self.is_billing
         due = self.due_date
         return {
@@ -207,14 +228,14 @@ class InvoiceSpec:
             "due_date": due.isoformat() if due else None,
             "supplier_name": self.supplier.name,
             "supplier_vat_id": self.supplier.vat_id,
-            "iban": self.supplier.iban,
-            "bic": self.supplier.bic,
+            "iban": self.supplier.iban if self.prints_bank_details else None,
+            "bic": self.supplier.bic if self.prints_bank_details else None,
             "net_amount": normalise_amount(self.net_amount) if billing else None,
             "vat_amount": normalise_amount(self.vat_amount) if billing else None,
             "total_amount": normalise_amount(self.total_amount) if billing else None,
             "currency": self.currency if billing else None,
-            "order_number": self.order_number if self.document_type != LETTER else None,
-            "customer_number": self.customer_number,
+            "order_number": self.order_number if self.prints_order_number else None,
+            "customer_number": self.customer_number if self.prints_customer_number else None,
             "reference_invoice_number": self.reference_invoice_number or None,
             "vat_breakdown": [
                 {
@@ -526,7 +547,9 @@ _LETTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
 )
 
-_ORDER_FORMATS = ("BE-{year}-{n:03d}", "45{n:08d}", "Bestellung {n:04d}", "PO-{n:05d}")
+# No format starts with a word a label could be ("Ihre Bestellung: Bestellung 0614" leaves the
+# reader unsure whether the number is "0614" or the whole phrase).
+_ORDER_FORMATS = ("BE-{year}-{n:03d}", "45{n:08d}", "BST-{n:04d}", "PO-{n:05d}")
 
 
 def random_invoice(

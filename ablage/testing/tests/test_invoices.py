@@ -167,3 +167,29 @@ def test_it_refuses_unknown_layouts_and_types():
         random_invoice(1, document_type="rechnung")
     with pytest.raises(ValueError, match="Layout"):
         render_pdf(random_invoice(1), "Z")
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("document_type", ("invoice", "credit_note", "delivery_note", "letter"))
+def test_it_lists_in_the_ground_truth_only_identifiers_the_page_prints(layout, document_type):
+    spec = random_invoice(7, layout=layout, document_type=document_type)
+    text = "\n".join(_pdf_text(render_pdf(spec)))
+    truth = spec.ground_truth()
+
+    for name in ("iban", "bic", "customer_number", "order_number"):
+        if truth[name] is not None:
+            printed = {truth[name], group_iban(truth[name])} if name == "iban" else {truth[name]}
+            assert any(value in text for value in printed), (name, truth[name])
+    # The order number stands alone after its label, not as "Ihre Bestellung: Bestellung 0614".
+    assert not any(random_invoice(seed).order_number.startswith("Bestellung") for seed in range(40))
+
+
+def test_it_leaves_out_of_the_ground_truth_what_a_layout_does_not_print():
+    letter_b = random_invoice(7, layout="B", document_type="letter").ground_truth()
+    delivery_b = random_invoice(7, layout="B", document_type="delivery_note").ground_truth()
+    letter_c = random_invoice(7, layout="C", document_type="letter").ground_truth()
+    credit_b = random_invoice(7, layout="B", document_type="credit_note").ground_truth()
+
+    assert letter_b["iban"] is None and letter_b["bic"] is None and delivery_b["iban"] is None
+    assert letter_c["customer_number"] is None and letter_c["iban"] is not None
+    assert credit_b["order_number"] is None
