@@ -7,7 +7,10 @@ A document is approved without a person only when all of these hold:
    credit notes number, date, total and supplier);
 3. every validation check passed (a sum that does not add up, a bad IBAN checksum, a due date
    before the invoice date each send it to review, however confident the rules were);
-4. ``overall_confidence`` reaches ``threshold`` (``ABLAGE_AUTO_APPROVE_THRESHOLD`` or the
+4. for invoices and credit notes: net, USt and total are all present and the ``amounts_sum``
+   check ran and passed. A check that could not run proves nothing: without a net amount an
+   invoice whose total was misread would otherwise pass every check that did run;
+5. ``overall_confidence`` reaches ``threshold`` (``ABLAGE_AUTO_APPROVE_THRESHOLD`` or the
    system setting ``extraction.auto_approve_threshold``).
 
 Anything else is ``"review"``.
@@ -18,6 +21,10 @@ from extraction.validation import REQUIRED_FIELDS
 
 AUTO_APPROVE = "auto_approve"
 REVIEW = "review"
+
+# Types whose amounts must be shown to add up before anyone may skip looking at them.
+SUM_CHECKED_TYPES = {"invoice", "credit_note"}
+AMOUNT_FIELDS = ("net_amount", "vat_amount", "total_amount")
 
 
 def decide(result: ExtractionResult, *, threshold: float) -> str:
@@ -30,6 +37,14 @@ def decide(result: ExtractionResult, *, threshold: float) -> str:
         return REVIEW
     if any(not check.ok for check in result.validation):
         return REVIEW
+    if result.document_type in SUM_CHECKED_TYPES and not _amounts_proven(result):
+        return REVIEW
     if result.overall_confidence < threshold:
         return REVIEW
     return AUTO_APPROVE
+
+
+def _amounts_proven(result: ExtractionResult) -> bool:
+    if any(name not in result.fields for name in AMOUNT_FIELDS):
+        return False
+    return any(check.rule == "amounts_sum" and check.ok for check in result.validation)

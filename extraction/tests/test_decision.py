@@ -3,15 +3,17 @@ import pytest
 from extraction.decision import decide
 from extraction.types import ExtractionResult, FieldValue, ValidationCheck
 
-REQUIRED = ("invoice_number", "invoice_date", "total_amount", "supplier_name")
+REQUIRED = ("invoice_number", "invoice_date", "total_amount", "supplier_name", "net_amount", "vat_amount")
 
 
-def _result(document_type="invoice", *, fields=REQUIRED, checks_ok=True, confidence=0.95) -> ExtractionResult:
+def _result(
+    document_type="invoice", *, fields=REQUIRED, checks_ok=True, confidence=0.95, checks=("amounts_sum",)
+) -> ExtractionResult:
     return ExtractionResult(
         document_type=document_type,
         document_type_confidence=0.9,
         fields={name: FieldValue(name, "x", "x", 0.95) for name in fields},
-        validation=[ValidationCheck("amounts_sum", checks_ok, "")],
+        validation=[ValidationCheck(rule, checks_ok, "") for rule in checks],
         overall_confidence=confidence,
     )
 
@@ -29,7 +31,19 @@ def test_it_sends_a_document_with_a_failed_check_to_review_however_confident():
 
 
 def test_it_sends_a_document_without_a_required_field_to_review():
-    assert decide(_result(fields=REQUIRED[:-1]), threshold=0.5) == "review"
+    assert decide(_result(fields=REQUIRED[:3]), threshold=0.5) == "review"
+
+
+@pytest.mark.parametrize("document_type", ["invoice", "credit_note"])
+def test_it_sends_an_invoice_without_net_amount_to_review_because_its_sum_is_unchecked(document_type):
+    without_net = tuple(name for name in REQUIRED if name != "net_amount")
+    result = _result(document_type, fields=without_net, checks=("iban_checksum", "required_fields"))
+
+    assert decide(result, threshold=0.5) == "review"
+
+
+def test_it_sends_an_invoice_whose_sum_check_did_not_run_to_review():
+    assert decide(_result(checks=("required_fields",)), threshold=0.5) == "review"
 
 
 def test_it_approves_other_types_by_their_own_required_fields():
