@@ -6,8 +6,8 @@ single label, so it is searched first; partial pairs and a labelled-but-unchecke
 """
 
 from dataclasses import dataclass, field
-from decimal import Decimal
-from itertools import combinations
+from decimal import ROUND_HALF_UP, Decimal
+from itertools import combinations, product
 
 from extraction.fields import AMOUNT_FIELDS, Candidate, LabelContext, _strength, region_below, region_right
 from extraction.layout import Line, PageLayout
@@ -65,32 +65,80 @@ def amount_candidates(contexts: list[LabelContext]) -> tuple[list[Candidate], di
             below = bool(amounts)
         if not amounts:
             continue
-        # "USt 19 % auf 1.234,56: 234,57" names the base first; the tax is the last amount.
-        found = amounts[-1] if match.field == "vat_amount" else amounts[0]
         rule = ("label-below:" if below else "label:") + match.label.text
-        candidate = Candidate(match.field, found, context.page.number, rule, _strength(match, below), match.line)
-        candidates.append(candidate)
-        if match.field == "vat_amount":
-            rates[id(candidate)] = find_rates(match.line.words)
+        strength = _strength(match, below)
+        if match.field != "vat_amount":
+            candidates.append(Candidate(match.field, amounts[0], context.page.number, rule, strength, match.line))
+            continue
+        line_rates = find_rates(match.line.words)
+        base, tax = _base_and_tax(amounts, match.line)
+        if tax is not None:
+            candidate = Candidate("vat_amount", tax, context.page.number, rule, strength, match.line)
+            candidate.base = base  # type: ignore[attr-defined]
+            candidates.append(candidate)
+            rates[id(candidate)] = line_rates
+        if base is not None and len(line_rates) == 1:
+            # "19 % auf 2.335,50": the tax follows from rate and base. Tesseract misreads a
+            # small tax ("1,11 €" as "111€") far more often than the longer base and rate.
+            computed = money(base.parsed * line_rates[0].parsed / 100)
+            if tax is None or computed != tax.parsed:
+                printed = f"{line_rates[0].value} auf {base.value}"
+                found = Found(printed, str(computed), [*line_rates[0].words, *base.words], parsed=computed)
+                candidate = Candidate(
+                    "vat_amount", found, context.page.number, "berechnet:satz-mal-basis", 0.8 * strength, match.line
+                )
+                candidate.base = base  # type: ignore[attr-defined]
+                candidates.append(candidate)
+                rates[id(candidate)] = line_rates
     return candidates, rates
+
+
+# "USt 19 % auf 1.234,56   234,57": the amount after "auf"/"von" is the base, not the tax.
+_BASE_WORDS = {"auf", "von", "aus"}
+
+
+def _base_and_tax(amounts: list[Found], line: Line) -> tuple[Found | None, Found | None]:
+    base = tax = None
+    for found in amounts:
+        index = next((i for i, word in enumerate(line.words) if word is found.words[0]), 0)
+        before = line.words[index - 1].text.lower().strip(".:,") if index else ""
+        if before in _BASE_WORDS:
+            base = found
+        else:
+            tax = found
+    return base, tax
+
+
+def money(value: Decimal) -> Decimal:
+    return value.quantize(TOLERANCE, rounding=ROUND_HALF_UP)
 
 
 def _vat_options(vats: list[Candidate], rates: dict[int, list[Found]]) -> list[_VatOption]:
     options = [_VatOption([c], c.found.parsed, rates.get(id(c), [])) for c in vats]
-    # One USt line per rate (7 % and 19 %) adds up to the tax of the invoice.
-    distinct_lines = {}
+    # One USt line per rate (7 % and 19 %) adds up to the tax of the invoice; each line may
+    # offer its printed tax and the tax computed from rate and base.
+    by_line: dict[tuple[int, int], list[Candidate]] = {}
     for candidate in vats:
         key = (candidate.page, candidate.line.index if candidate.line else -1)
-        distinct_lines.setdefault(key, candidate)
-    lines = list(distinct_lines.values())
+        by_line.setdefault(key, []).append(candidate)
+    lines = list(by_line.values())
     for size in (2, 3):
-        for group in combinations(lines, size):
-            group_rates = [rate for c in group for rate in rates.get(id(c), [])]
-            if len({rate.normalized for rate in group_rates}) < size:
-                continue
-            value = sum((c.found.parsed for c in group), Decimal("0"))
-            options.append(_VatOption(list(group), value, group_rates))
+        for line_group in combinations(lines, size):
+            for group in product(*line_group):
+                group_rates = [rate for c in group for rate in rates.get(id(c), [])]
+                if len({rate.normalized for rate in group_rates}) < size:
+                    continue
+                value = sum((c.found.parsed for c in group), Decimal("0"))
+                options.append(_VatOption(list(group), value, group_rates))
     return options
+
+
+def _base_sum(option: _VatOption) -> tuple[Decimal, list] | None:
+    """The net amount as the sum of the bases printed on the USt lines ("auf 1.234,56")."""
+    bases = [getattr(c, "base", None) for c in option.candidates]
+    if not bases or any(base is None for base in bases):
+        return None
+    return sum((base.parsed for base in bases), Decimal("0")), [w for base in bases for w in base.words]
 
 
 def _all_amounts(layouts: list[PageLayout], excluded: set[tuple[int, int]]) -> list[tuple[Found, int, Line]]:
@@ -131,6 +179,19 @@ def choose_amounts(
     totals = [c for c in candidates if c.field == "total_amount"]
     vat_options = _vat_options([c for c in candidates if c.field == "vat_amount"], rates)
 
+    if not nets:
+        # "Summe netto" is unreadable (Tesseract merges it with a framed box beside it) but the
+        # USt lines print their bases: their sum is the net amount.
+        for option in vat_options:
+            base_sum = _base_sum(option)
+            if base_sum is None:
+                continue
+            value, words = base_sum
+            printed = " + ".join(c.base.value for c in option.candidates)  # type: ignore[attr-defined]
+            found = Found(printed, str(value), words, parsed=value)
+            first = option.candidates[0]
+            nets.append(Candidate("net_amount", found, first.page, "summe:bemessungsgrundlagen", 0.7, first.line))
+
     best = None
     for total in totals:
         for net in nets:
@@ -156,7 +217,7 @@ def choose_amounts(
         for name in AMOUNT_FIELDS
         if (group := [c for c in candidates if c.field == name])
     }
-    best_vat = max(vat_options, key=lambda option: option.strength) if vat_options else None
+    best_vat = max(vat_options, key=lambda option: (len(option.candidates), option.strength)) if vat_options else None
     if best_vat is not None:
         strongest["vat_amount"] = _vat_candidate(best_vat)
         result.vat_rates = [rate.parsed for rate in best_vat.rates]
@@ -170,7 +231,8 @@ def choose_amounts(
     elif vat and total and not net:
         net = _printed(total.found.parsed - vat.found.parsed, printed, "net_amount", "differenz:gesamt-ust")
     if total is None:
-        total = _largest_near_sum(printed)
+        used = {id(word) for c in (net, vat) if c is not None for word in c.found.words}
+        total = _largest_near_sum([entry for entry in printed if not any(id(w) in used for w in entry[0].words)])
     result.chosen = {name: c for name, c in zip(AMOUNT_FIELDS, (net, vat, total), strict=True) if c is not None}
     result.consistent = bool(
         net and vat and total and abs(net.found.parsed + vat.found.parsed - total.found.parsed) <= TOLERANCE

@@ -6,6 +6,7 @@ amounts, supplier, validation and the overall confidence the decision reads.
 """
 
 from datetime import date
+from decimal import Decimal, InvalidOperation
 
 from extraction.amounts import choose_amounts
 from extraction.classify import classify
@@ -25,6 +26,7 @@ from extraction.lineitems import find_line_items
 from extraction.supplier import find_supplier_name
 from extraction.types import ExtractionResult, FieldValue, ValidationCheck
 from extraction.validation import REQUIRED_FIELDS, validate
+from extraction.values import Found
 from ocr.types import PageContent
 
 # Types whose own number and date are an invoice number and invoice date. A delivery note's
@@ -58,6 +60,12 @@ def extract(pages: list[PageContent], *, today: date | None = None) -> Extractio
         rate_candidate = _vat_rate_candidate(chosen["vat_amount"])
         if rate_candidate is not None:
             chosen["vat_rate"] = rate_candidate
+
+    if "net_amount" not in chosen and {"vat_amount", "total_amount"} <= chosen.keys():
+        derived = _net_from_positions(table.items, chosen["vat_amount"], chosen["total_amount"])
+        if derived is not None:
+            chosen["net_amount"] = derived
+            amounts.consistent = True
 
     if "invoice_date" not in chosen:
         taken = {chosen[name].found.normalized for name in ("due_date", "delivery_date") if name in chosen}
@@ -93,6 +101,23 @@ def extract(pages: list[PageContent], *, today: date | None = None) -> Extractio
         validation=checks,
         overall_confidence=overall_confidence(fields, checks, document_type, type_confidence),
     )
+
+
+def _net_from_positions(items: list[dict], vat: Candidate, total: Candidate) -> Candidate | None:
+    """Net = total - USt, but only when the positions add up to exactly that amount.
+
+    Two independent readings agreeing (the totals block and the table) is what makes an
+    amount that is not printed under a readable label trustworthy.
+    """
+    try:
+        positions = sum((Decimal(item["line_total"]) for item in items if item.get("line_total")), Decimal("0"))
+    except InvalidOperation:
+        return None
+    net = total.found.parsed - vat.found.parsed
+    if not items or positions != net:
+        return None
+    found = Found(f"{total.found.value} - {vat.found.value}", str(net), [], parsed=net)
+    return Candidate("net_amount", found, total.page, "differenz:gesamt-ust=summe-positionen", 0.75, total.line)
 
 
 def _vat_rate_candidate(vat: Candidate) -> Candidate | None:

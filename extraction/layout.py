@@ -102,7 +102,11 @@ def group_lines(words: list[Word], page: int = 1) -> list[Line]:
     for word in usable:
         best, best_overlap = None, 0.5
         for candidate in lines[-8:]:
-            anchor = min(candidate, key=lambda other: abs(other.bbox[0] - word.bbox[0]))
+            # A stray "-" or speck that Tesseract reports with a tiny box is no anchor: it would
+            # split "Krause IT-Service UG" into two lines.
+            height = word.bbox[3] - word.bbox[1]
+            sized = [other for other in candidate if other.bbox[3] - other.bbox[1] >= 0.4 * height] or candidate
+            anchor = min(sized, key=lambda other: abs(other.bbox[0] - word.bbox[0]))
             overlap = _vertical_overlap(anchor.bbox, word.bbox)
             if overlap > best_overlap and not any(_same_slot(other, word) for other in candidate):
                 best, best_overlap = candidate, overlap
@@ -124,7 +128,9 @@ def group_lines(words: list[Word], page: int = 1) -> list[Line]:
 def _same_slot(a: Word, b: Word) -> bool:
     # Two words that overlap horizontally cannot sit on the same line (one is above the other).
     overlap = min(a.bbox[2], b.bbox[2]) - max(a.bbox[0], b.bbox[0])
-    return overlap > 0.5 * min(a.bbox[2] - a.bbox[0], b.bbox[2] - b.bbox[0])
+    # Tesseract's boxes of neighbours on one line can overlap ("GmbH" drawn over "&" in a bold
+    # letterhead); only words that also sit at clearly different heights are stacked.
+    return overlap > 0.5 * min(a.bbox[2] - a.bbox[0], b.bbox[2] - b.bbox[0]) and _vertical_overlap(a.bbox, b.bbox) < 0.8
 
 
 def split_segments(words: list[Word]) -> list[list[Word]]:

@@ -120,13 +120,31 @@ def parse_row(line: Line, quantity_left: bool) -> dict | None:
     return item
 
 
+# Tesseract reads "Stk." as "Sik." or "Std." as "Std:"; a word right after a quantity that is one
+# edit from a unit of three letters or more is that unit, reported in its usual spelling.
+_CANONICAL_UNITS = {"stk": "Stk.", "std": "Std.", "stck": "Stck.", "psch": "Psch.", "pkt": "Pkt.", "ltr": "Ltr."}
+
+
+def _unit(token: str) -> str | None:
+    cleaned = token.rstrip(":;,")
+    key = cleaned.lower()
+    if key in _UNITS or key.rstrip(".") in _UNITS:
+        return _CANONICAL_UNITS.get(key.rstrip("."), cleaned) if token != cleaned else cleaned
+    bare = key.rstrip(".")
+    if len(bare) >= 3:
+        for unit in _CANONICAL_UNITS:
+            if len(unit) == len(bare) and sum(a != b for a, b in zip(unit, bare, strict=True)) == 1:
+                return _CANONICAL_UNITS[unit]
+    return None
+
+
 def _take_quantity(rest: list, item: dict, *, from_left: bool) -> list:
     if not rest:
         return rest
     tokens = [word.text for word in rest]
     if from_left:
-        if len(tokens) >= 2 and _QUANTITY.match(digitise(tokens[0])) and tokens[1].lower() in _UNITS:
-            item["quantity"], item["unit"] = _quantity(tokens[0]), tokens[1]
+        if len(tokens) >= 2 and _QUANTITY.match(digitise(tokens[0])) and _unit(tokens[1]):
+            item["quantity"], item["unit"] = _quantity(tokens[0]), _unit(tokens[1])
             return rest[2:]
         match = _QUANTITY_UNIT.match(digitise(tokens[0]))
         if match and tokens[0][len(match[1]) :].lower() in _UNITS:
@@ -136,8 +154,8 @@ def _take_quantity(rest: list, item: dict, *, from_left: bool) -> list:
             item["quantity"] = _quantity(tokens[0])
             return rest[1:]
         return rest
-    if len(tokens) >= 2 and tokens[-1].lower() in _UNITS and _QUANTITY.match(digitise(tokens[-2])):
-        item["quantity"], item["unit"] = _quantity(tokens[-2]), tokens[-1]
+    if len(tokens) >= 2 and _unit(tokens[-1]) and _QUANTITY.match(digitise(tokens[-2])):
+        item["quantity"], item["unit"] = _quantity(tokens[-2]), _unit(tokens[-1])
         return rest[:-2]
     match = _QUANTITY_UNIT.match(tokens[-1])
     if match and match[2].lower() in _UNITS:

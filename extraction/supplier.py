@@ -21,12 +21,20 @@ _LEGAL_FORM = re.compile(
 )
 # Pieces that belong after the legal form: "GmbH & Co. KG", "UG (haftungsbeschränkt)".
 _LEGAL_TAIL = re.compile(
-    r"^\s*(?:&\s?Co\.?\s?(?:KG|OHG|KGaA)|\(haftungsbeschränkt\)|i\.\s?G\.|i\.\s?L\.)", re.IGNORECASE
+    r"^\s*(?:&\s?Co\.?\s?(?:KG|OHG|KGaA)|\(haftungsbeschr[aä]nkt\)|i\.\s?G\.|i\.\s?L\.)", re.IGNORECASE
 )
 _SEPARATORS = re.compile(r"\s[·•|–—-]\s|\s?[·•|]\s?|,\s")
 _POSTAL_CODE = re.compile(r"(?<!\d)\d{5}\s+[A-ZÄÖÜ]")
 _RECIPIENT_MARKERS = re.compile(r"^(?:z\.\s?hd\.?|zu händen|herrn|frau|firma|an\b)", re.IGNORECASE)
 _TITLE_WORDS = {"rechnung", "gutschrift", "lieferschein", "mahnung", "angebot", "auftragsbestaetigung", "quittung"}
+
+
+_HAFTUNGSBESCHRAENKT = re.compile(r"\(haftungsbeschr[aä]nkt\)", re.IGNORECASE)
+
+
+def canonical_name(name: str) -> str:
+    """Single spaces; the fixed legal-form suffix in its one spelling (Tesseract drops the umlaut)."""
+    return _HAFTUNGSBESCHRAENKT.sub("(haftungsbeschränkt)", re.sub(r"\s+", " ", name))
 
 
 def _parts(line: Line) -> list[tuple[str, list]]:
@@ -59,12 +67,16 @@ def _name_in(text: str, words: list) -> tuple[str, list] | None:
     tail = _LEGAL_TAIL.match(text[end:])
     if tail:
         end += tail.end()
+    # OCR specks before the name (". Hofmann", "_ Grünwald") are not part of it.
     name = text[:end].strip(" ,")
+    while name and not name[0].isalnum():
+        name = name[1:].lstrip()
     if len(re.sub(r"[^A-Za-zÄÖÜäöüß]", "", name)) < 4:
         return None
     # Words whose text falls inside the name.
+    skipped = len(text[: text.find(name)].split()) if name in text else 0
     count = len(name.split())
-    return name, words[:count]
+    return name, words[skipped : skipped + count]
 
 
 def _is_sender_line(line: Line) -> bool:
@@ -132,7 +144,7 @@ def find_supplier_name(layouts: list[PageLayout]) -> Candidate | None:
         score, name, words, line = max(options, key=lambda option: (option[0], -option[3].bbox[1]))
         if score > 0:
             strength = 0.92 if score >= 3.5 else 0.8 if score >= 2 else 0.6
-            found = Found(name, re.sub(r"\s+", " ", name), words or list(line.words))
+            found = Found(name, canonical_name(name), words or list(line.words))
             return Candidate("supplier_name", found, first.number, "briefkopf:rechtsform", strength, line)
     return _largest_top_line(first, recipient, median_height)
 
