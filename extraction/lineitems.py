@@ -39,6 +39,7 @@ _QUANTITY = re.compile(r"^\d{1,6}(?:[.,]\d{1,3})?$")
 _QUANTITY_UNIT = re.compile(r"^(\d{1,6}(?:[.,]\d{1,3})?)([A-Za-zÄÖÜäöü²³]{1,6}\.?)$")
 _POSITION = re.compile(r"^\d{1,3}\.?$")
 _MAX_ROW_GAP_HEIGHTS = 8
+_TOTALS_FIELDS = ("net_amount", "vat_amount", "total_amount")
 
 
 @dataclass
@@ -64,7 +65,16 @@ def _is_stop(line: Line) -> bool:
     first = fold(line.segments[-1][0].text) if line.segments else ""
     if any(fold(word.text).startswith(_STOP_WORDS) for word in line.words[:3]) or first.startswith(_STOP_WORDS):
         return True
-    return any(match.field in ("net_amount", "total_amount") and match.start == 0 for match in find_labels(line))
+    for match in find_labels(line):
+        if match.field in ("net_amount", "total_amount") and match.start == 0:
+            return True
+        # The totals column beside a payment box ("Empfänger: ... | Umsatzsteuer 7 % auf ... | 2,21 €"):
+        # an amount label opening a later column ends the table even when Tesseract lost the
+        # "Summe netto" line above it; a position never has a label there.
+        segment = line.segment_of(match.words[0])
+        if match.field in _TOTALS_FIELDS and segment is not line.segments[0] and segment[0] is match.words[0]:
+            return True
+    return False
 
 
 def _quantity(text: str) -> str:

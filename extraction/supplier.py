@@ -29,12 +29,14 @@ _RECIPIENT_MARKERS = re.compile(r"^(?:z\.\s?hd\.?|zu händen|herrn|frau|firma|an
 _TITLE_WORDS = {"rechnung", "gutschrift", "lieferschein", "mahnung", "angebot", "auftragsbestaetigung", "quittung"}
 
 
+_AND_CO = re.compile(r"&\s?co\.", re.IGNORECASE)
 _HAFTUNGSBESCHRAENKT = re.compile(r"\(haftungsbeschr[aä]nkt\)", re.IGNORECASE)
 
 
 def canonical_name(name: str) -> str:
-    """Single spaces; the fixed legal-form suffix in its one spelling (Tesseract drops the umlaut)."""
-    return _HAFTUNGSBESCHRAENKT.sub("(haftungsbeschränkt)", re.sub(r"\s+", " ", name))
+    """Single spaces; fixed legal-form parts in their one spelling (Tesseract drops umlauts, lowers "Co.")."""
+    name = _HAFTUNGSBESCHRAENKT.sub("(haftungsbeschränkt)", re.sub(r"\s+", " ", name))
+    return _AND_CO.sub("& Co.", name)
 
 
 def _parts(line: Line) -> list[tuple[str, list]]:

@@ -130,3 +130,30 @@ def test_it_derives_the_net_amount_from_total_minus_vat_when_the_positions_add_u
     assert result.fields["net_amount"].normalized == "486.00"
     assert result.fields["net_amount"].rule == "differenz:gesamt-ust=summe-positionen"
     assert next(check for check in result.validation if check.rule == "amounts_sum").ok
+
+
+def test_it_spells_and_co_of_a_legal_form_one_way():
+    page = PageBuilder(source="ocr", confidence=0.9)
+    page.text(0.08, 0.04, "Elektro Schröder GmbH & co. KG", size=1.8)
+    page.lines(0.08, 0.18, ["Bergmann Maschinenbau AG", "Rheinuferstraße 112", "67061 Ludwigshafen"])
+
+    assert extract([page.build()], today=TODAY).fields["supplier_name"].normalized == "Elektro Schröder GmbH & Co. KG"
+
+
+def test_it_ends_the_table_at_a_totals_column_beside_the_payment_box_when_the_net_line_is_lost():
+    page = PageBuilder(source="ocr", confidence=0.93)
+    _header(page)
+    page.text(0.08, 0.37, "Pos  Bezeichnung                        Menge  Einheit   Einzelpreis   USt     Gesamt")
+    page.text(0.08, 0.39, "1    Broschüre Jahresbericht                1000 Stk.          3,85    7 %   3.850,00")
+    page.text(0.08, 0.41, "2    Briefbogen mit Logo                      20 Stk.        119,00   19 %   2.380,00")
+    page.text(0.08, 0.45, "Empfänger: Hofmann & Söhne Druckerei OHG")
+    page.right(0.62, 0.45, "Umsatzsteuer 7 % auf 3.850,00").right(0.85, 0.45, "269,50 €")
+    page.text(0.08, 0.47, "IBAN: DE12 5139 0000 0056 7812 34")
+    page.right(0.62, 0.47, "Umsatzsteuer 19 % auf 2.380,00").right(0.85, 0.47, "452,20 €")
+    page.right(0.62, 0.49, "Rechnungsbetrag").right(0.85, 0.49, "6.951,70 €")
+
+    result = extract([page.build()], today=TODAY)
+
+    assert len(result.line_items) == 2
+    assert result.fields["vat_amount"].normalized == "721.70"
+    assert result.fields["net_amount"].normalized == "6230.00"
