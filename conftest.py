@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -75,13 +76,24 @@ def scanned_png(invoice_spec) -> bytes:
     return render_scan(invoice_spec, "A", seed=7, rotation_deg=1.2, fmt="png")
 
 
+@dataclass
+class WorkerProcess:
+    process: subprocess.Popen
+    log_path: Path
+
+    def children(self) -> list[int]:
+        """PIDs of the prefork pool processes."""
+        found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
+        return [int(pid) for pid in found.stdout.split()]
+
+
 @pytest.fixture
 def celery_worker(transactional_db, django_db_serialized_rollback):
     """A real ``celery worker`` process on the test database, broker and data directory.
 
     Needs committed data (hence ``transactional_db``); the serialized rollback puts the
     migration-seeded rows (roles, configuration) back for the tests that follow.
-    Yields the path of the worker's log.
+    Yields the worker's main process and the path of its log.
     """
     log_path = Path(settings.DATA_DIR) / f"worker-{uuid.uuid4().hex[:8]}.log"
     env = {
@@ -121,7 +133,7 @@ def celery_worker(transactional_db, django_db_serialized_rollback):
             process.kill()
             pytest.fail(f"Celery worker did not start:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.2)
-    yield log_path
+    yield WorkerProcess(process, log_path)
     os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=30)
