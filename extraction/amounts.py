@@ -68,7 +68,11 @@ def amount_candidates(contexts: list[LabelContext]) -> tuple[list[Candidate], di
         rule = ("label-below:" if below else "label:") + match.label.text
         strength = _strength(match, below)
         if match.field != "vat_amount":
-            candidates.append(Candidate(match.field, amounts[0], context.page.number, rule, strength, match.line))
+            candidate = Candidate(match.field, amounts[0], context.page.number, rule, strength, match.line)
+            candidates.append(candidate)
+            unsigned = _without_detached_sign(candidate)
+            if unsigned is not None:
+                candidates.append(unsigned)
             continue
         line_rates = find_rates(match.line.words)
         base, tax = _base_and_tax(amounts, match.line)
@@ -228,6 +232,8 @@ def choose_amounts(
         total = _printed(net.found.parsed + vat.found.parsed, printed, "total_amount", "summe:netto+ust")
     elif net and total and not vat:
         vat = _printed(total.found.parsed - net.found.parsed, printed, "vat_amount", "differenz:gesamt-netto")
+        if vat is None:
+            vat = _vat_from_rate(net, total, contexts)
     elif vat and total and not net:
         net = _printed(total.found.parsed - vat.found.parsed, printed, "net_amount", "differenz:gesamt-ust")
     if total is None:
@@ -253,3 +259,39 @@ def _largest_near_sum(printed: list[tuple[Found, int, Line]]) -> Candidate | Non
         return None
     found, page, line = best
     return Candidate("total_amount", found, page, "fallback:groesster-betrag-bei-summe", 0.5, line)
+
+
+def _without_detached_sign(candidate: Candidate) -> Candidate | None:
+    """ "Nettobetrag  - 2.047,00 €": a lone dash before an amount is more often a speck than a sign.
+
+    The positive twin competes in the triple search; it wins only where it makes the sum hold.
+    """
+    found = candidate.found
+    if found.parsed >= 0 or len(found.words) < 2 or found.words[0].text not in {"-", "−", "–"}:
+        return None
+    value = -found.parsed
+    unsigned = Found(found.value.lstrip("-−– "), str(value), found.words[1:], True, value)
+    return Candidate(
+        candidate.field, unsigned, candidate.page, candidate.rule, 0.95 * candidate.strength, candidate.line
+    )
+
+
+def _vat_from_rate(net: Candidate, total: Candidate, contexts: list[LabelContext]) -> Candidate | None:
+    """The USt amount is unreadable ("291,715") but its line prints one rate: rate x net, if that is total - net.
+
+    Two independent readings (the rate on the USt line, net and total) agree, so the amount is
+    known without being legible.
+    """
+    for context in contexts:
+        match = context.match
+        if match.field != "vat_amount" or not _label_starts_cell(context):
+            continue
+        rates = find_rates(match.line.words)
+        if len({rate.normalized for rate in rates}) != 1:
+            continue
+        computed = money(net.found.parsed * rates[0].parsed / 100)
+        if computed != total.found.parsed - net.found.parsed:
+            continue
+        found = Found(f"{rates[0].value} von {net.found.value}", str(computed), list(rates[0].words), True, computed)
+        return Candidate("vat_amount", found, context.page.number, "berechnet:satz-mal-netto", 0.75, match.line)
+    return None

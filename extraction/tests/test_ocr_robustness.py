@@ -157,3 +157,29 @@ def test_it_ends_the_table_at_a_totals_column_beside_the_payment_box_when_the_ne
     assert len(result.line_items) == 2
     assert result.fields["vat_amount"].normalized == "721.70"
     assert result.fields["net_amount"].normalized == "6230.00"
+
+
+def test_it_ignores_a_detached_dash_before_the_net_amount_when_the_sum_needs_it_positive():
+    page = PageBuilder(source="ocr", confidence=0.93)
+    _header(page)
+    page.right(0.60, 0.45, "Nettobetrag").right(0.85, 0.45, "- 2.047,00 €")
+    page.right(0.60, 0.47, "zzgl. 19 % MwSt.").right(0.85, 0.47, "388,93 €")
+    page.right(0.60, 0.49, "Gesamtbetrag").right(0.85, 0.49, "2.435,93 €")
+
+    result = extract([page.build()], today=TODAY)
+
+    assert result.fields["net_amount"].normalized == "2047.00"
+    assert next(check for check in result.validation if check.rule == "amounts_sum").ok
+
+
+def test_it_computes_an_illegible_vat_amount_from_its_rate_when_net_and_total_agree():
+    page = PageBuilder(source="ocr", confidence=0.93)
+    _header(page)
+    page.right(0.60, 0.45, "Zwischensumme").right(0.85, 0.45, "1.535,50")
+    page.right(0.60, 0.47, "MwSt. 19 %").right(0.85, 0.47, "291,715")
+    page.right(0.60, 0.49, "Endbetrag EUR").right(0.85, 0.49, "1.827,25")
+
+    result = extract([page.build()], today=TODAY)
+
+    assert result.fields["vat_amount"].normalized == "291.75"
+    assert result.fields["vat_amount"].rule == "berechnet:satz-mal-netto"
