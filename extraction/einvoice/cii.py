@@ -82,12 +82,12 @@ def read_cii(root: Element, syntax: str) -> RawInvoice:
     settlement = transaction.find(paths.settlement, ns) if transaction is not None else None
     seller = agreement.find("ram:SellerTradeParty", ns) if agreement is not None else None
 
-    invoice.type_code = raw_text(document, "ram:TypeCode", ns, "BT-3")
+    invoice.type_code = raw_text(document, "ram:TypeCode", ns, "BT-3", within=paths.document)
     fields = {
-        "invoice_number": raw_text(document, "ram:ID", ns, "BT-1"),
-        "invoice_date": raw_text(document, "ram:IssueDateTime/udt:DateTimeString", ns, "BT-2"),
-        "buyer_reference": raw_text(agreement, "ram:BuyerReference", ns, "BT-10"),
-        "supplier_name": raw_text(seller, "ram:Name", ns, "BT-27"),
+        "invoice_number": raw_text(document, "ram:ID", ns, "BT-1", within=paths.document),
+        "invoice_date": raw_text(document, "ram:IssueDateTime/udt:DateTimeString", ns, "BT-2", within=paths.document),
+        "buyer_reference": raw_text(agreement, "ram:BuyerReference", ns, "BT-10", within=paths.agreement),
+        "supplier_name": raw_text(seller, "ram:Name", ns, "BT-27", within="ram:SellerTradeParty"),
         "supplier_vat_id": raw_text(seller, "ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']", ns, "BT-31"),
         "supplier_tax_number": raw_text(seller, "ram:SpecifiedTaxRegistration/ram:ID[@schemeID='FC']", ns, "BT-32"),
         "customer_number": raw_text(agreement, "ram:BuyerTradeParty/ram:ID", ns, "BT-46"),
@@ -95,7 +95,7 @@ def read_cii(root: Element, syntax: str) -> RawInvoice:
         "delivery_date": raw_text(
             delivery, "ram:ActualDeliverySupplyChainEvent/ram:OccurrenceDateTime/udt:DateTimeString", ns, "BT-72"
         ),
-        "currency": raw_text(settlement, "ram:InvoiceCurrencyCode", ns, "BT-5"),
+        "currency": raw_text(settlement, "ram:InvoiceCurrencyCode", ns, "BT-5", within=paths.settlement),
         "due_date": raw_text(
             settlement, "ram:SpecifiedTradePaymentTerms/ram:DueDateDateTime/udt:DateTimeString", ns, "BT-9"
         ),
@@ -104,8 +104,10 @@ def read_cii(root: Element, syntax: str) -> RawInvoice:
     invoice.fields = {name: raw for name, raw in fields.items() if raw is not None}
 
     summation = settlement.find(paths.summation, ns) if settlement is not None else None
-    totals = {name: raw_text(summation, path, ns, term) for name, path, term in _TOTALS}
-    totals["tax_total"] = _tax_total(summation, ns, fields["currency"].text if fields["currency"] else "")
+    totals = {name: raw_text(summation, path, ns, term, within=paths.summation) for name, path, term in _TOTALS}
+    totals["tax_total"] = _tax_total(
+        summation, paths.summation, ns, fields["currency"].text if fields["currency"] else ""
+    )
     invoice.totals = {name: raw for name, raw in totals.items() if raw is not None}
 
     if settlement is not None:
@@ -143,7 +145,7 @@ def _payment_account(settlement: Element | None, ns: dict[str, str]) -> dict:
     return {}
 
 
-def _tax_total(summation: Element | None, ns: dict[str, str], currency: str):
+def _tax_total(summation: Element | None, summation_path: str, ns: dict[str, str], currency: str):
     # BT-110 is the tax in the invoice currency; a second TaxTotalAmount (BT-111) may give it
     # in the accounting currency, told apart only by @currencyID.
     if summation is None:
@@ -151,8 +153,8 @@ def _tax_total(summation: Element | None, ns: dict[str, str], currency: str):
     candidates = summation.findall("ram:TaxTotalAmount", ns)
     for element in candidates:
         if not currency or element.get("currencyID", currency) == currency:
-            return raw_of(element, "ram:TaxTotalAmount", "BT-110")
-    return raw_of(candidates[0], "ram:TaxTotalAmount", "BT-110") if candidates else None
+            return raw_of(element, f"{summation_path}/ram:TaxTotalAmount", "BT-110")
+    return raw_of(candidates[0], f"{summation_path}/ram:TaxTotalAmount", "BT-110") if candidates else None
 
 
 def _line(item: Element, paths: _Paths, ns: dict[str, str]) -> RawLine:

@@ -4,8 +4,11 @@ Each mapper (``cii``, ``ubl``) only finds elements; turning their text into date
 and identifiers happens once, in ``parse``, so every syntax is normalised the same way.
 """
 
+import re
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
+
+_PREDICATE_RE = re.compile(r"\[[^\]]*\]")
 
 CII_DATE = "102"  # UN/EDIFACT 2379: CCYYMMDD
 ISO_DATE = "iso"  # xs:date, as UBL writes it
@@ -76,12 +79,18 @@ def local_path(path: str) -> str:
     return "/".join(steps[-3:])
 
 
-def raw_text(element: Element | None, path: str, namespaces: dict[str, str], business_term: str) -> Raw | None:
-    """The stripped text at ``path`` below ``element`` as a ``Raw``; None when absent or empty."""
+def raw_text(
+    element: Element | None, path: str, namespaces: dict[str, str], business_term: str, *, within: str = ""
+) -> Raw | None:
+    """The stripped text at ``path`` below ``element`` as a ``Raw``; None when absent or empty.
+
+    ``within`` is the path of ``element`` itself, so the rule names the element in context
+    ("ExchangedDocument/ID", not just "ID").
+    """
     if element is None:
         return None
     found = element.find(path, namespaces)
-    return raw_of(found, path, business_term)
+    return raw_of(found, f"{within}/{path}" if within else path, business_term)
 
 
 def raw_of(found: Element | None, path: str, business_term: str) -> Raw | None:
@@ -90,7 +99,9 @@ def raw_of(found: Element | None, path: str, business_term: str) -> Raw | None:
     text = " ".join((found.text or "").split())
     if not text:
         return None
-    rule = f"{business_term} {local_path(path)}".strip()
+    # Predicates ("[@schemeID='VA']") are left out: the business term already says which one.
+    steps = local_path(_PREDICATE_RE.sub("", path))
+    rule = f"{business_term} {steps}".strip()
     return Raw(
         text=text,
         rule=rule,

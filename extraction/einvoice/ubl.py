@@ -23,20 +23,23 @@ _TOTALS = (
 def read_ubl(root: Element) -> RawInvoice:
     credit_note = root.tag == f"{{{NS_UBL_CREDIT_NOTE}}}CreditNote"
     invoice = RawInvoice(is_credit_note_root=credit_note)
+    top = "CreditNote" if credit_note else "Invoice"
     seller = root.find("cac:AccountingSupplierParty/cac:Party", _NS)
 
-    invoice.type_code = raw_text(root, "cbc:CreditNoteTypeCode" if credit_note else "cbc:InvoiceTypeCode", _NS, "BT-3")
+    invoice.type_code = raw_text(
+        root, "cbc:CreditNoteTypeCode" if credit_note else "cbc:InvoiceTypeCode", _NS, "BT-3", within=top
+    )
     # A UBL CreditNote has no cbc:DueDate; EN 16931 puts its due date on the payment means.
     due_path = "cac:PaymentMeans/cbc:PaymentDueDate" if credit_note else "cbc:DueDate"
     fields = {
-        "invoice_number": raw_text(root, "cbc:ID", _NS, "BT-1"),
-        "invoice_date": raw_text(root, "cbc:IssueDate", _NS, "BT-2"),
-        "due_date": raw_text(root, due_path, _NS, "BT-9"),
-        "currency": raw_text(root, "cbc:DocumentCurrencyCode", _NS, "BT-5"),
-        "buyer_reference": raw_text(root, "cbc:BuyerReference", _NS, "BT-10"),
+        "invoice_number": raw_text(root, "cbc:ID", _NS, "BT-1", within=top),
+        "invoice_date": raw_text(root, "cbc:IssueDate", _NS, "BT-2", within=top),
+        "due_date": raw_text(root, due_path, _NS, "BT-9", within=top),
+        "currency": raw_text(root, "cbc:DocumentCurrencyCode", _NS, "BT-5", within=top),
+        "buyer_reference": raw_text(root, "cbc:BuyerReference", _NS, "BT-10", within=top),
         "order_number": raw_text(root, "cac:OrderReference/cbc:ID", _NS, "BT-13"),
-        "supplier_name": raw_text(seller, "cac:PartyLegalEntity/cbc:RegistrationName", _NS, "BT-27")
-        or raw_text(seller, "cac:PartyName/cbc:Name", _NS, "BT-28"),
+        "supplier_name": raw_text(seller, "cac:PartyLegalEntity/cbc:RegistrationName", _NS, "BT-27", within="cac:Party")
+        or raw_text(seller, "cac:PartyName/cbc:Name", _NS, "BT-28", within="cac:Party"),
         "customer_number": raw_text(
             root, "cac:AccountingCustomerParty/cac:Party/cac:PartyIdentification/cbc:ID", _NS, "BT-46"
         ),
@@ -51,10 +54,12 @@ def read_ubl(root: Element) -> RawInvoice:
 
     currency = fields["currency"].text if fields["currency"] else ""
     monetary = root.find("cac:LegalMonetaryTotal", _NS)
-    totals = {name: raw_text(monetary, path, _NS, term) for name, path, term in _TOTALS}
+    totals = {
+        name: raw_text(monetary, path, _NS, term, within="cac:LegalMonetaryTotal") for name, path, term in _TOTALS
+    }
     tax_total = _tax_total(root, currency)
     if tax_total is not None:
-        totals["tax_total"] = raw_text(tax_total, "cbc:TaxAmount", _NS, "BT-110")
+        totals["tax_total"] = raw_text(tax_total, "cbc:TaxAmount", _NS, "BT-110", within="cac:TaxTotal")
         invoice.taxes = [
             RawTax(
                 basis=raw_text(subtotal, "cbc:TaxableAmount", _NS, "BT-116"),
@@ -82,7 +87,7 @@ def _tax_registrations(seller: Element | None) -> dict[str, Raw | None]:
         scheme_id = (scheme.findtext("cac:TaxScheme/cbc:ID", "", _NS) or "").strip().upper()
         name, term = ("supplier_vat_id", "BT-31") if scheme_id == "VAT" else ("supplier_tax_number", "BT-32")
         if name not in found:
-            found[name] = raw_text(scheme, "cbc:CompanyID", _NS, term)
+            found[name] = raw_text(scheme, "cbc:CompanyID", _NS, term, within="cac:PartyTaxScheme")
     return found
 
 
@@ -90,7 +95,7 @@ def _payment_account(root: Element) -> dict[str, Raw | None]:
     # The first payment means with an account, and the BIC of that same account (see cii.py).
     for means in root.findall("cac:PaymentMeans", _NS):
         account = means.find("cac:PayeeFinancialAccount", _NS)
-        iban = raw_text(account, "cbc:ID", _NS, "BT-84")
+        iban = raw_text(account, "cbc:ID", _NS, "BT-84", within="cac:PayeeFinancialAccount")
         if iban is not None:
             return {"iban": iban, "bic": raw_text(account, "cac:FinancialInstitutionBranch/cbc:ID", _NS, "BT-86")}
     return {}
@@ -109,7 +114,7 @@ def _tax_total(root: Element, currency: str) -> Element | None:
 
 def _line(line: Element, quantity_tag: str) -> RawLine:
     return RawLine(
-        position=raw_text(line, "cbc:ID", _NS, "BT-126"),
+        position=raw_text(line, "cbc:ID", _NS, "BT-126", within=line.tag.rpartition("}")[2]),
         description=raw_text(line, "cac:Item/cbc:Name", _NS, "BT-153"),
         quantity=raw_text(line, quantity_tag, _NS, "BT-129"),
         unit_price=raw_text(line, "cac:Price/cbc:PriceAmount", _NS, "BT-146"),
