@@ -7,7 +7,7 @@ A document is approved without a person only when all of these hold:
    credit notes number, date, total and supplier);
 3. every validation check passed (a sum that does not add up, a bad IBAN checksum, a due date
    before the invoice date each send it to review, however confident the rules were);
-4. for invoices and credit notes: net, USt and total are all present and the ``amounts_sum``
+4. for invoices and credit notes: net, USt, total and currency are all present and the ``amounts_sum``
    check ran and passed. A check that could not run proves nothing: without a net amount an
    invoice whose total was misread would otherwise pass every check that did run;
 5. ``overall_confidence`` reaches ``threshold`` (``ABLAGE_AUTO_APPROVE_THRESHOLD`` or the
@@ -24,7 +24,8 @@ REVIEW = "review"
 
 # Types whose amounts must be shown to add up before anyone may skip looking at them.
 SUM_CHECKED_TYPES = {"invoice", "credit_note"}
-AMOUNT_FIELDS = ("net_amount", "vat_amount", "total_amount")
+# The currency too: an amount in an unknown currency cannot be booked.
+PROVEN_FIELDS = ("net_amount", "vat_amount", "total_amount", "currency")
 
 
 def decide(result: ExtractionResult, *, threshold: float) -> str:
@@ -45,6 +46,6 @@ def decide(result: ExtractionResult, *, threshold: float) -> str:
 
 
 def _amounts_proven(result: ExtractionResult) -> bool:
-    if any(name not in result.fields for name in AMOUNT_FIELDS):
+    if any(name not in result.fields for name in PROVEN_FIELDS):
         return False
     return any(check.rule == "amounts_sum" and check.ok for check in result.validation)

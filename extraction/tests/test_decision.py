@@ -3,7 +3,7 @@ import pytest
 from extraction.decision import decide
 from extraction.types import ExtractionResult, FieldValue, ValidationCheck
 
-REQUIRED = ("invoice_number", "invoice_date", "total_amount", "supplier_name", "net_amount", "vat_amount")
+REQUIRED = ("invoice_number", "invoice_date", "total_amount", "supplier_name", "net_amount", "vat_amount", "currency")
 
 
 def _result(
@@ -57,3 +57,9 @@ def test_it_never_auto_approves_an_unknown_document():
 def test_it_refuses_a_threshold_outside_zero_to_one():
     with pytest.raises(ValueError, match="Schwellenwert"):
         decide(_result(), threshold=1.5)
+
+
+def test_it_sends_an_invoice_without_currency_to_review():
+    without_currency = tuple(name for name in REQUIRED if name != "currency")
+
+    assert decide(_result(fields=without_currency), threshold=0.5) == "review"
