@@ -47,9 +47,17 @@ def find_einvoice(data: bytes) -> EInvoiceSource | None:
     if b"%PDF-" in data[:1024]:
         return _from_pdf(data)
     if _looks_like_xml(data):
+        data = _without_leading_blanks(data)
         syntax = syntax_of(data)
         return _source(data, syntax, CONTAINER_XML, "") if syntax else None
     return None
+
+
+def _without_leading_blanks(data: bytes) -> bytes:
+    # Blank lines before "<?xml" are not well-formed (XML 1.0, 2.8), yet exports from some
+    # ERP systems have them; they carry nothing, so they are dropped rather than rejected.
+    stripped = data.lstrip(b" \t\r\n")
+    return stripped if stripped.startswith(b"<?xml") else data
 
 
 def _looks_like_xml(data: bytes) -> bool:
@@ -85,9 +93,11 @@ def _from_pdf(data: bytes) -> EInvoiceSource | None:
     for wanted in EINVOICE_FILENAMES:
         if wanted in by_name:
             name, content = by_name[wanted]
+            content = _without_leading_blanks(content)
             # A prescribed name is a declaration: even unreadable, this is the invoice data.
             return _source(content, syntax_of(content) or "", CONTAINER_PDF, name)
     for name, content in attachments:
+        content = _without_leading_blanks(content)
         syntax = syntax_of(content)
         if syntax:
             return _source(content, syntax, CONTAINER_PDF, name)
