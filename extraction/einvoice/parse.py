@@ -61,6 +61,9 @@ FAILED_CHECK_FACTORS = {"amounts_sum": 0.45, "required_fields": 0.6}
 FAILED_TOTALS_FACTOR = 0.45
 FAILED_CHECK_DEFAULT = 0.75
 
+# A price per unit worked out from a price per 100 or 1000 units; six places are exact for
+# every basis quantity we have seen and keep 1/3 from printing 28 digits.
+_PRICE_PLACES = Decimal("0.000001")
 _DECIMAL_RE = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
 _ISO_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
 _CII_DATE_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
@@ -115,15 +118,14 @@ def parse_einvoice(source: EInvoiceSource, *, today: date | None = None) -> Extr
     root = read_xml(source.xml)
     syntax = syntax_of_root(root)
     raw = read_ubl(root) if syntax == UBL else read_cii(root, syntax)
-    return _Mapper(raw, syntax).result(today=today or date.today())
+    return _Mapper(raw).result(today=today or date.today())
 
 
 class _Mapper:
     """Normalises one ``RawInvoice``; values it cannot read are collected as problems, not dropped silently."""
 
-    def __init__(self, raw: RawInvoice, syntax: str):
+    def __init__(self, raw: RawInvoice):
         self.raw = raw
-        self.syntax = syntax
         self.problems: list[str] = []
 
     def result(self, *, today: date) -> ExtractionResult:
@@ -182,12 +184,10 @@ class _Mapper:
     def _normalise(self, name: str, raw: Raw) -> str | None:
         if name in DATE_NAMES:
             return self._date(raw)
-        if name in ("iban", "supplier_vat_id", "bic"):
-            return (
-                re.sub(r"[\s.\-]", "", raw.text).upper()
-                if name == "supplier_vat_id"
-                else re.sub(r"\s", "", raw.text).upper()
-            )
+        if name == "supplier_vat_id":
+            return re.sub(r"[\s.\-]", "", raw.text).upper()
+        if name in ("iban", "bic"):
+            return re.sub(r"\s", "", raw.text).upper()
         if name == "currency":
             code = raw.text.upper()
             if not re.fullmatch(r"[A-Z]{3}", code):
@@ -229,7 +229,7 @@ class _Mapper:
         basis = self._decimal(line.price_basis_quantity)
         if price is not None and basis is not None and basis not in (0, 1):
             # BT-149: the price is per basis quantity ("4,49 je 100 Stück"); report it per unit.
-            price = price / basis
+            price = (price / basis).quantize(_PRICE_PLACES)
         rate = self._decimal(line.vat_rate)
         total = self._decimal(line.line_total)
         unit_code = line.quantity.unit_code if line.quantity else ""

@@ -1,3 +1,4 @@
+import re
 from dataclasses import replace
 from decimal import Decimal
 
@@ -211,3 +212,21 @@ def test_it_reads_an_unknown_type_code_as_invoice_and_says_so():
 
     assert result.document_type == "invoice"
     assert "„999“ ist kein zulässiger Code" in _failed(result)["einvoice_values"]
+
+
+def test_it_reads_a_profile_without_line_items_from_its_totals():
+    # BASIC WL and MINIMUM carry no positions; the totals still have to add up on their own.
+    spec = random_invoice(0)
+    xml = einvoices.facturx_xml(spec, profile="urn:factur-x.eu:1p0:basicwl").decode()
+    without_lines = re.sub(
+        r"\s*<ram:IncludedSupplyChainTradeLineItem>.*?</ram:IncludedSupplyChainTradeLineItem>", "", xml, flags=re.S
+    )
+
+    result = _parse(without_lines.encode())
+
+    assert result.line_items == []
+    assert result.fields["total_amount"].normalized == str(spec.total_amount)
+    rules = {check.rule for check in result.validation}
+    assert "einvoice_totals_lines" not in rules
+    assert {"einvoice_totals_tax_basis", "einvoice_totals_grand_total", "amounts_sum"} <= rules
+    assert _failed(result) == {}
