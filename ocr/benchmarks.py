@@ -18,9 +18,9 @@ import multiprocessing
 import os
 import platform
 import queue
-import resource
 import subprocess
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -192,8 +192,8 @@ def _timed_pipeline(data: bytes, options: PipelineOptions) -> tuple[float, dict[
         output.close()
 
 
-def bare_tesseract_ms(path: Path, *, dpi: int) -> float:
-    """Wall time of the ``tesseract`` command alone on ``path``, configured as the pipeline runs it."""
+def bare_tesseract(path: Path, *, dpi: int) -> tuple[float, int]:
+    """The ``tesseract`` command alone on ``path``, configured as the pipeline runs it: wall ms, peak RSS bytes."""
     command = [
         settings.ABLAGE_TESSERACT_CMD,
         str(path),
@@ -208,19 +208,60 @@ def bare_tesseract_ms(path: Path, *, dpi: int) -> float:
     ]
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     started = time.perf_counter()
-    completed = subprocess.run(command, capture_output=True, env=env, timeout=settings.ABLAGE_OCR_TIMEOUT_SECONDS)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    peak = _PeakWatcher(process.pid)
+    peak.start()
+    try:
+        _, stderr = process.communicate(timeout=settings.ABLAGE_OCR_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise BenchmarkError(f"Tesseract hat auf {path.name} nicht geantwortet.") from None
+    finally:
+        peak.stop()
     elapsed_ms = (time.perf_counter() - started) * 1000
-    if completed.returncode != 0:
-        message = completed.stderr.decode("utf-8", "replace").strip()[-300:]
+    if process.returncode != 0:
+        message = stderr.decode("utf-8", "replace").strip()[-300:]
         raise BenchmarkError(f"Tesseract ist auf {path.name} fehlgeschlagen: {message}")
-    return elapsed_ms
+    return elapsed_ms, peak.bytes
+
+
+class _PeakWatcher(threading.Thread):
+    """Polls a running process's VmHWM. ``getrusage``/``wait4`` cannot give a child's own peak:
+    Linux carries the parent's high-water mark over fork and exec into the child's ru_maxrss."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.bytes = 0
+        self._done = threading.Event()
+
+    def run(self):
+        status = Path(f"/proc/{self.pid}/status")
+        while not self._done.wait(0.02):
+            self.bytes = max(self.bytes, _high_water_mark(status) or 0)
+
+    def stop(self):
+        self._done.set()
+        self.join()
+
+
+def _high_water_mark(status: Path) -> int | None:
+    """VmHWM of ``/proc/<pid>/status`` in bytes: the peak RSS of that process image since its exec."""
+    try:
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def bench_scanned(pages: list[ScannedPage], *, options: PipelineOptions, dpi: int, log: Log) -> dict:
     rows = []
     for page in pages:
         pipeline_ms, timings, _ = _timed_pipeline(page.path.read_bytes(), options)
-        bare_ms = bare_tesseract_ms(page.path, dpi=dpi)
+        bare_ms, tesseract_rss = bare_tesseract(page.path, dpi=dpi)
         # The first OCR pass only: a second attempt on a low-confidence page ("retry") is work
         # the pipeline adds on top, so it counts as time outside OCR and shows in the stages.
         ocr_ms = timings.get("ocr", 0.0)
@@ -232,6 +273,7 @@ def bench_scanned(pages: list[ScannedPage], *, options: PipelineOptions, dpi: in
                 "page": page.label,
                 "pipeline_ms": round(pipeline_ms, 1),
                 "bare_tesseract_ms": round(bare_ms, 1),
+                "tesseract_peak_rss_bytes": tesseract_rss,
                 "ratio": round(ratio(pipeline_ms, bare_ms), 3),
                 "ocr_ms": round(ocr_ms, 1),
                 "outside_ocr_ms": round(outside_ms, 1),
@@ -247,6 +289,7 @@ def bench_scanned(pages: list[ScannedPage], *, options: PipelineOptions, dpi: in
         "second_attempts": sum(row["second_attempt"] for row in rows),
         "pipeline_ms": summarise([row["pipeline_ms"] for row in rows]),
         "bare_tesseract_ms": summarise([row["bare_tesseract_ms"] for row in rows]),
+        "tesseract_peak_rss_bytes": max(row["tesseract_peak_rss_bytes"] for row in rows),
         "ratio": summarise([row["ratio"] for row in rows]),
         "ocr_ms": summarise([row["ocr_ms"] for row in rows]),
         "outside_ocr_ms": summarise([row["outside_ocr_ms"] for row in rows]),
@@ -309,21 +352,22 @@ def worker_main(options: dict, warmup: str, jobs, start, results) -> None:
         while (path := jobs.get()) is not None:
             _, _, page_count = _timed_pipeline(Path(path).read_bytes(), pipeline_options)
             pages += page_count
+        peak = _own_peak_rss_bytes()
     except Exception:
         results.put({"kind": "error", "error": traceback.format_exc()})
         return
-    # ru_maxrss is in KiB on Linux. The worker reports its own peak: the parent's
-    # RUSAGE_CHILDREN is a maximum over every child it ever waited for (earlier workers, the
-    # Tesseract runs of the in-process measurements), so it cannot single this worker out.
-    # RUSAGE_CHILDREN here is the largest Tesseract process this worker started.
-    results.put(
-        {
-            "kind": "report",
-            "pages": pages,
-            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-            "tesseract_peak_rss_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
-        }
-    )
+    results.put({"kind": "report", "pages": pages, "peak_rss_bytes": peak})
+
+
+def _own_peak_rss_bytes() -> int:
+    # Not ru_maxrss (RUSAGE_SELF here, or RUSAGE_CHILDREN in the parent after the worker
+    # exits): Linux carries the parent's high-water mark over fork and exec into the child's
+    # ru_maxrss, so a worker spawned by a 400 MB process would report at least 400 MB. VmHWM
+    # belongs to this process image alone.
+    peak = _high_water_mark(Path("/proc/self/status"))
+    if peak is None:
+        raise BenchmarkError("Die Speicherspitze lässt sich nur unter Linux (/proc/self/status) messen.")
+    return peak
 
 
 def run_workers(paths: list[Path], *, workers: int, options: PipelineOptions, warmup: Path) -> tuple[float, list[dict]]:
@@ -413,7 +457,6 @@ def bench_worker_rss(path: Path, *, page_count: int, options: PipelineOptions, w
         "file_bytes": path.stat().st_size,
         "seconds": round(elapsed, 1),
         "worker_peak_rss_bytes": report["peak_rss_bytes"],
-        "tesseract_peak_rss_bytes": report["tesseract_peak_rss_bytes"],
     }
 
 
@@ -574,8 +617,8 @@ def format_report(figures: dict) -> str:
         "",
         f"Speicher: ein Worker auf {rss['pages']} Seiten Bild-PDF ({rss['file_bytes'] / 1e6:.0f} MB, "
         f"{rss['seconds']:.0f} s)",
-        f"  Spitze Worker-Prozess {rss['worker_peak_rss_bytes'] / 1e6:.0f} MB, "
-        f"größter Tesseract-Prozess {rss['tesseract_peak_rss_bytes'] / 1e6:.0f} MB",
+        f"  Spitze Worker-Prozess {rss['worker_peak_rss_bytes'] / 1e6:.0f} MB; dazu läuft je Seite ein "
+        f"Tesseract-Prozess (Spitze {scanned['tesseract_peak_rss_bytes'] / 1e6:.0f} MB)",
         "",
         "Ziele",
     ]
