@@ -18,7 +18,8 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Ungültiger Authorization-Header.")
         raw_key = header[1]
-        parts = raw_key.split("_")
+        # The secret part is URL-safe base64 and may itself contain underscores.
+        parts = raw_key.split("_", 2)
         if len(parts) != 3 or parts[0] != "abl":
             raise exceptions.AuthenticationFailed("Ungültiger API-Schlüssel.")
         api_key = APIKey.objects.select_related("user").filter(prefix=parts[1]).first()

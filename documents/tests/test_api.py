@@ -121,6 +121,15 @@ def test_it_authenticates_with_an_api_key(owner, born_digital_pdf):
     assert APIKey.objects.get().last_used_at is not None
 
 
+def test_it_accepts_keys_whose_secret_contains_underscores(owner):
+    raw = "abl_0a1b2c3d_" + "x_y-z" * 8
+    APIKey.objects.create(user=owner, name="ERP", prefix="0a1b2c3d", key_hash=hash_api_key(raw))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+
+    assert client.get(URL).status_code == 200
+
+
 def test_it_rejects_a_wrong_api_key(owner):
     prefix, raw = APIKey.generate_raw_key()
     APIKey.objects.create(user=owner, name="ERP", prefix=prefix, key_hash=hash_api_key(raw))
