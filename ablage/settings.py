@@ -200,13 +200,13 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "documents.tasks.process_document": {"queue": "ocr_cpu"},
-    "notifications.tasks.*": {"queue": "notifications"},
+    "notifications.tasks.*": {"queue": "notify"},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600, minimum=10)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
-ABLAGE_QUEUES = ["default", "ocr_cpu", "ocr_gpu", "extraction", "notifications"]
+ABLAGE_QUEUES = ["default", "ocr_cpu", "ocr_gpu", "extract", "notify"]
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -239,10 +239,17 @@ ABLAGE_MAX_UPLOAD_BYTES = env_int("ABLAGE_MAX_UPLOAD_BYTES", 100 * 1024 * 1024, 
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = None
 ABLAGE_MAX_PAGES = env_int("ABLAGE_MAX_PAGES", 100, minimum=1)
+# A PDF declaring more objects than this is refused before pdfium parses it (object bombs).
+ABLAGE_MAX_PDF_OBJECTS = env_int("ABLAGE_MAX_PDF_OBJECTS", 200_000, minimum=100)
 ABLAGE_RENDER_DPI = env_int("ABLAGE_RENDER_DPI", 300, minimum=72)
 ABLAGE_OCR_LANGUAGES = env_str("ABLAGE_OCR_LANGUAGES", "deu+eng")
 ABLAGE_TESSERACT_CMD = env_str("ABLAGE_TESSERACT_CMD", "tesseract")
 ABLAGE_OCR_TIMEOUT_SECONDS = env_int("ABLAGE_OCR_TIMEOUT_SECONDS", 180, minimum=5)
+# Optional GPU OCR (requirements/gpu.txt). Models load only from this local folder, never from a hub.
+ABLAGE_SURYA_MODEL_DIR = env_str("ABLAGE_SURYA_MODEL_DIR", "")
+ABLAGE_SURYA_ALLOW_CPU = env_bool("ABLAGE_SURYA_ALLOW_CPU", False)
+# Hand documents whose pages call for the GPU backend to the ocr_gpu queue when this worker lacks it.
+ABLAGE_GPU_QUEUE_ENABLED = env_bool("ABLAGE_GPU_QUEUE_ENABLED", False)
 ABLAGE_AUTO_APPROVE_THRESHOLD = env_float("ABLAGE_AUTO_APPROVE_THRESHOLD", 0.85, minimum=0.0, maximum=1.0)
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})
@@ -252,5 +259,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # pypdf warns about every repaired cross-reference table; hostile and broken PDFs are our daily input.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "pypdf": {"level": "ERROR"}},
 }

@@ -14,8 +14,9 @@ PDF = FileType("application/pdf", "pdf", "PDF")
 PNG = FileType("image/png", "png", "PNG")
 JPEG = FileType("image/jpeg", "jpg", "JPEG")
 TIFF = FileType("image/tiff", "tif", "TIFF")
+XML = FileType("application/xml", "xml", "XML")  # e-invoices (XRechnung, ZUGFeRD, UBL) only
 
-SUPPORTED = (PDF, PNG, JPEG, TIFF)
+SUPPORTED = (PDF, PNG, JPEG, TIFF, XML)
 BY_MIME = {file_type.mime_type: file_type for file_type in SUPPORTED}
 
 
@@ -30,4 +31,8 @@ def sniff(head: bytes) -> FileType | None:
         return JPEG
     if head.startswith((b"II*\x00", b"MM\x00*")):
         return TIFF
+    # XML may start with a byte-order mark and blank lines (some ERP exports); whether it is
+    # an e-invoice is decided when it is opened.
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<"):
+        return XML
     return None

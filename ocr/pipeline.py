@@ -1,15 +1,13 @@
 """The processing pipeline from original bytes to extracted, validated fields.
 
-Pure: no database, no storage. ``documents.services.job_run`` persists what it returns, and
-``manage.py extract`` prints it. Stages, in order:
+Pure: no database, no storage. ``documents.services.job_run`` persists what it returns and
+``manage.py extract`` prints it. The pipeline is an explicit ordered list of steps; each
+step says whether it applies (``able_to_run``) and does one thing (``run``). A step ends
+processing early by raising ``StopProcessing`` (the input is unusable: rejected with the
+reason) or ``HandOff`` (another queue's workers should do this document).
 
-1. preflight   open the original, refuse what cannot be processed (StopProcessing)
-2. text        take born-digital pages' words from the PDF text layer
-3. render      render the remaining pages in memory at the OCR resolution
-4. preprocess  greyscale + deskew
-5. ocr         Tesseract on those pages
-6. extraction  fields, line items, validation, confidence
-7. decision    auto-approve or review
+Document steps:  preflight -> pages -> archive -> extraction -> decision
+Page steps:      text layer | render -> complexity -> preprocess -> recognise -> second attempt
 """
 
 import time
@@ -17,16 +15,22 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.conf import settings
+import cv2
+import numpy as np
 from PIL import Image
 
 from extraction.decision import decide
 from extraction.engine import extract
-from extraction.types import ExtractionResult
-from ocr import preprocess, tesseract
-from ocr.filetypes import FileType
-from ocr.sources import open_source
-from ocr.types import PageContent
+from extraction.types import ExtractionResult, ValidationCheck
+from ocr import preprocess, surya, tesseract
+from ocr.archive import build_searchable_pdf
+from ocr.complexity import Complexity, analyse
+from ocr.einvoice_view import render_view
+from ocr.errors import StopProcessing
+from ocr.filetypes import PDF, XML, FileType
+from ocr.options import PipelineOptions
+from ocr.sources import SourceDocument, open_source
+from ocr.types import PageContent, Word
 
 # Resolution of the page images a clerk sees; boxes are normalised, so any size lines up.
 DISPLAY_DPI = 150
@@ -35,11 +39,23 @@ DISPLAY_MAX_WIDTH = 1400
 Progress = Callable[[str, dict], None]
 
 
+class HandOff(Exception):
+    """This document needs a backend that another queue's workers have (e.g. Surya on ocr_gpu)."""
+
+    def __init__(self, queue: str, reason: str):
+        super().__init__(reason)
+        self.queue = queue
+        self.reason = reason
+
+
 @dataclass
 class ProcessedPage:
     content: PageContent
     image: Image.Image
     deskew_degrees: float = 0.0
+    complexity: Complexity | None = None
+    attempts: list[dict] = field(default_factory=list)
+    searchable_pdf: bytes | None = None
 
 
 @dataclass
@@ -50,6 +66,10 @@ class PipelineOutput:
     decision: str
     content_source: str
     ocr_backend: str
+    complexity: dict
+    archive_pdf: bytes | None = None
+    einvoice: object | None = None  # extraction.einvoice.EInvoiceSource: the XML and its format
+    notes: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def close(self):
@@ -57,7 +77,7 @@ class PipelineOutput:
             page.image.close()
 
 
-class _Timer:
+class Timer:
     def __init__(self):
         self.timings_ms: dict[str, float] = {}
 
@@ -71,56 +91,452 @@ class _Timer:
             self.timings_ms[name] = round(self.timings_ms.get(name, 0.0) + elapsed, 1)
 
 
-def run_pipeline(data: bytes, *, auto_approve_threshold: float, progress: Progress | None = None) -> PipelineOutput:
-    report = progress or (lambda stage, info: None)
-    timer = _Timer()
-    dpi = settings.ABLAGE_RENDER_DPI
-    with timer.stage("preflight"):
-        report("preflight", {})
-        source = open_source(data, max_pages=settings.ABLAGE_MAX_PAGES)
-    with source:
-        pages: list[ProcessedPage] = []
-        for index in range(source.page_count):
-            number = index + 1
-            with timer.stage("text"):
-                words = source.text_layer_words(index)
-            if words:
-                with timer.stage("render"):
-                    image = _display_image(source.render(index, dpi=DISPLAY_DPI))
-                content = PageContent(number, words, "text_layer", "pdf_text", image.width, image.height, DISPLAY_DPI)
-                pages.append(ProcessedPage(content, image))
-                report("page", {"page": number, "pages": source.page_count, "source": "text_layer"})
-                continue
-            with timer.stage("render"):
-                rendered = source.render(index, dpi=dpi)
-                page_dpi = source.native_dpi(index) or dpi
-            with timer.stage("preprocess"):
-                grey, angle = preprocess.deskew(preprocess.to_grey(rendered))
-                rendered.close()
-            report("ocr", {"page": number, "pages": source.page_count})
-            with timer.stage("ocr"):
-                words = tesseract.recognise(grey, dpi=page_dpi)
-            image = _display_image(Image.fromarray(grey))
-            content = PageContent(number, words, "ocr", tesseract.BACKEND_NAME, grey.shape[1], grey.shape[0], page_dpi)
-            pages.append(ProcessedPage(content, image, angle))
-            report("page", {"page": number, "pages": source.page_count, "source": "ocr"})
-        file_type = source.file_type
+@dataclass
+class Context:
+    data: bytes
+    options: PipelineOptions
+    report: Progress
+    timer: Timer
+    allow_handoff: bool = False
+    source: SourceDocument | None = None
+    file_type: FileType | None = None
+    pages: list[ProcessedPage] = field(default_factory=list)
+    archive_pdf: bytes | None = None
+    extraction: ExtractionResult | None = None
+    decision: str = ""
+    notes: list[str] = field(default_factory=list)
+    einvoice: object | None = None  # extraction.einvoice.EInvoiceSource
+    einvoice_result: ExtractionResult | None = None
 
-    report("extraction", {})
-    with timer.stage("extraction"):
-        result = extract([page.content for page in pages])
-    with timer.stage("decision"):
-        decision = decide(result, threshold=auto_approve_threshold)
-    ocr_pages = [page for page in pages if page.content.source == "ocr"]
-    return PipelineOutput(
-        file_type=file_type,
-        pages=pages,
-        extraction=result,
-        decision=decision,
-        content_source="ocr" if ocr_pages else "text_layer",
-        ocr_backend=tesseract.BACKEND_NAME if ocr_pages else "pdf_text",
-        timings_ms=timer.timings_ms,
+
+@dataclass
+class PageWork:
+    """One page on its way through the page steps."""
+
+    index: int
+    number: int
+    pages: int
+    words: list[Word] = field(default_factory=list)
+    source: str = ""
+    backend: str = ""
+    dpi: int = 0
+    rendered: np.ndarray | None = None  # greyscale at OCR resolution
+    display: np.ndarray | None = None  # deskewed, not binarised: what the clerk sees
+    prepared: np.ndarray | None = None  # what OCR reads
+    deskew_degrees: float = 0.0
+    complexity: Complexity | None = None
+    attempts: list[dict] = field(default_factory=list)
+    searchable_pdf: bytes | None = None
+    image: Image.Image | None = None
+
+
+class DocumentStep:
+    """A step over the whole document: ``able_to_run(context)``, ``run(context)``."""
+
+    name = ""
+
+    def able_to_run(self, context: Context) -> bool:
+        return True
+
+    def run(self, context: Context) -> None:
+        raise NotImplementedError
+
+
+class PageStep:
+    """A step over one page: ``able_to_run(context, work)``, ``run(context, work)``."""
+
+    name = ""
+
+    def able_to_run(self, context: Context, work: PageWork) -> bool:
+        return True
+
+    def run(self, context: Context, work: PageWork) -> None:
+        raise NotImplementedError
+
+
+# --- page steps ----------------------------------------------------------------------------------
+
+
+class TextLayerStep(PageStep):
+    """Born-digital pages: words and boxes straight from the PDF, no OCR."""
+
+    name = "text"
+
+    def able_to_run(self, context, work):
+        # The source, not the upload: a bare e-invoice is read from its rendered view (a PDF).
+        return context.source.file_type == PDF
+
+    def run(self, context, work):
+        work.words = context.source.text_layer_words(work.index)
+        if work.words:
+            work.source, work.backend = "text_layer", "pdf_text"
+
+
+class DisplayRenderStep(PageStep):
+    """The page image a clerk sees next to a born-digital page's fields."""
+
+    name = "render"
+
+    def able_to_run(self, context, work):
+        return work.source == "text_layer"
+
+    def run(self, context, work):
+        work.image = _display_image(context.source.render(work.index, dpi=DISPLAY_DPI))
+        work.dpi = DISPLAY_DPI
+
+
+class RenderStep(PageStep):
+    """Render a page that needs OCR, in memory, as a greyscale array (no file in between)."""
+
+    name = "render"
+
+    def able_to_run(self, context, work):
+        return not work.source
+
+    def run(self, context, work):
+        rendered = context.source.render(work.index, dpi=context.options.render_dpi)
+        work.dpi = context.source.native_dpi(work.index) or context.options.render_dpi
+        work.rendered = preprocess.to_grey(rendered)
+        rendered.close()
+
+
+class ComplexityStep(PageStep):
+    name = "complexity"
+
+    def able_to_run(self, context, work):
+        return work.rendered is not None
+
+    def run(self, context, work):
+        work.complexity = analyse(work.rendered, dpi=work.dpi)
+
+
+class PreprocessStep(PageStep):
+    """Resolution, deskew, denoising, contrast, binarisation: each switchable in SystemConfig."""
+
+    name = "preprocess"
+
+    def able_to_run(self, context, work):
+        return work.rendered is not None
+
+    def run(self, context, work):
+        options = context.options
+        grey = work.rendered
+        if options.normalise_resolution:
+            grey, work.dpi = preprocess.normalise_resolution(grey, dpi=work.dpi)
+        if options.deskew:
+            grey, work.deskew_degrees = preprocess.deskew(grey)
+        work.display = grey
+        work.prepared = _prepared(grey, options, noisy=bool(work.complexity and work.complexity.noisy))
+        work.rendered = None
+
+
+class RecogniseStep(PageStep):
+    name = "ocr"
+
+    def able_to_run(self, context, work):
+        return work.prepared is not None
+
+    def run(self, context, work):
+        context.report("ocr", {"page": work.number, "pages": work.pages})
+        work.backend = _choose_backend(context, work)
+        work.source = "ocr"
+        work.words, work.searchable_pdf = _recognise(
+            work.backend, work.prepared, work.dpi, searchable_pdf=context.options.searchable_pdf
+        )
+        work.attempts.append({"backend": work.backend, "variant": "standard", **_quality(work.words)})
+
+
+class SecondAttemptStep(PageStep):
+    """A page read with low confidence gets one more try: another backend or another preprocessing."""
+
+    name = "retry"
+
+    def able_to_run(self, context, work):
+        threshold = context.options.retry_below_confidence
+        return work.source == "ocr" and work.display is not None and work.attempts[-1]["confidence"] < threshold
+
+    def run(self, context, work):
+        options = context.options
+        alternative = _alternative_backend(work.backend)
+        if alternative:
+            backend, image, variant = alternative, work.prepared, "backend"
+        else:
+            # The preprocessing the first attempt did not do, denoising included.
+            image = work.display
+            if not (options.denoise == "always" or (options.denoise == "auto" and work.complexity.noisy)):
+                image = preprocess.denoise(image)
+            if not options.contrast:
+                image = preprocess.enhance_contrast(image)
+            if not options.binarise:
+                image = preprocess.binarise(image)
+            backend, variant = work.backend, "enhanced"
+        words, pdf = _recognise(backend, image, work.dpi, searchable_pdf=options.searchable_pdf)
+        quality = _quality(words)
+        work.attempts.append({"backend": backend, "variant": variant, **quality})
+        if quality["score"] > work.attempts[0]["score"]:
+            work.words, work.searchable_pdf, work.backend = words, pdf, backend
+            work.attempts[-1]["chosen"] = True
+
+
+PAGE_STEPS = [
+    TextLayerStep,
+    DisplayRenderStep,
+    RenderStep,
+    ComplexityStep,
+    PreprocessStep,
+    RecogniseStep,
+    SecondAttemptStep,
+]
+
+
+# --- document steps ------------------------------------------------------------------------------
+
+
+class PreflightStep(DocumentStep):
+    """Open the original and refuse what cannot be processed, before any rendering."""
+
+    name = "preflight"
+
+    def run(self, context):
+        context.report("preflight", {})
+        context.source = open_source(context.data, max_pages=context.options.max_pages)
+        context.file_type = context.source.file_type
+
+
+class EInvoiceStep(DocumentStep):
+    """ZUGFeRD / Factur-X / XRechnung: the embedded or uploaded XML is read exactly, no OCR needed.
+
+    A hostile XML rejects the document. An unreadable XML in a PDF falls back to reading the
+    visible pages (with a note); a bare XML upload has nothing to fall back to and is rejected.
+    A bare XML gets a rendered view so the reviewer has a page to look at.
+    """
+
+    name = "einvoice"
+
+    def able_to_run(self, context):
+        return context.file_type in (PDF, XML)
+
+    def run(self, context):
+        from extraction.einvoice import INVALID_EINVOICE, find_einvoice, parse_einvoice
+
+        found = context.source.einvoice if context.file_type == XML else find_einvoice(context.data)
+        if found is None:
+            return
+        try:
+            result = parse_einvoice(found)
+        except StopProcessing as refusal:
+            if refusal.code != INVALID_EINVOICE or context.file_type == XML:
+                raise
+            context.notes.append(f"Eingebettete E-Rechnung unlesbar, sichtbarer Inhalt verwendet: {refusal.message}")
+            return
+        context.einvoice, context.einvoice_result = found, result
+        if context.file_type == XML:
+            view = render_view(result, title=f"E-Rechnung ({found.flavour}, {found.syntax.upper()})")
+            context.source.close()
+            context.source = open_source(view, max_pages=context.options.max_pages)
+
+
+class PagesStep(DocumentStep):
+    name = "pages"
+
+    def run(self, context):
+        total = context.source.page_count
+        for index in range(total):
+            work = PageWork(index=index, number=index + 1, pages=total)
+            for step_class in PAGE_STEPS:
+                step = step_class()
+                if step.able_to_run(context, work):
+                    with context.timer.stage(step.name):
+                        step.run(context, work)
+            context.pages.append(_finish_page(work))
+            context.report("page", {"page": work.number, "pages": total, "source": work.source})
+
+
+class ArchiveStep(DocumentStep):
+    name = "archive"
+
+    def able_to_run(self, context):
+        return context.options.searchable_pdf and any(page.searchable_pdf for page in context.pages)
+
+    def run(self, context):
+        original = context.data if context.file_type == PDF else None
+        context.archive_pdf = build_searchable_pdf(original, context.pages)
+
+
+class ExtractionStep(DocumentStep):
+    name = "extraction"
+
+    def run(self, context):
+        context.report("extraction", {})
+        visual = extract([page.content for page in context.pages])
+        if context.einvoice_result is None:
+            context.extraction = visual
+            return
+        context.extraction = context.einvoice_result
+        if context.einvoice.container == "pdf":
+            context.extraction.validation.append(_visual_agreement(context.einvoice_result, visual))
+
+
+class DecisionStep(DocumentStep):
+    name = "decision"
+
+    def run(self, context):
+        context.decision = decide(context.extraction, threshold=context.options.auto_approve_threshold)
+
+
+DOCUMENT_STEPS = [PreflightStep, EInvoiceStep, PagesStep, ArchiveStep, ExtractionStep, DecisionStep]
+
+
+def run_pipeline(
+    data: bytes,
+    *,
+    options: PipelineOptions | None = None,
+    auto_approve_threshold: float | None = None,
+    progress: Progress | None = None,
+    allow_handoff: bool = False,
+) -> PipelineOutput:
+    """Run every document step in order. Raises StopProcessing, HandOff or TransientOCRError."""
+    from ocr.options import load_options
+
+    if options is None:
+        options = load_options()
+    if auto_approve_threshold is not None:
+        options = options.but(auto_approve_threshold=auto_approve_threshold)
+    context = Context(
+        data=data,
+        options=options,
+        report=progress or (lambda stage, info: None),
+        timer=Timer(),
+        allow_handoff=allow_handoff,
     )
+    try:
+        for step_class in DOCUMENT_STEPS:
+            step = step_class()
+            if step.able_to_run(context):
+                # The pages step times its own page steps; timing it too would count them twice.
+                if step_class is PagesStep:
+                    step.run(context)
+                else:
+                    with context.timer.stage(step.name):
+                        step.run(context)
+    except BaseException:
+        for page in context.pages:
+            page.image.close()
+        raise
+    finally:
+        if context.source is not None:
+            context.source.close()
+    ocr_pages = [page for page in context.pages if page.content.source == "ocr"]
+    backends = sorted({page.content.backend for page in ocr_pages})
+    content_source = "einvoice" if context.einvoice is not None else "ocr" if ocr_pages else "text_layer"
+    return PipelineOutput(
+        file_type=context.file_type,
+        pages=context.pages,
+        extraction=context.extraction,
+        decision=context.decision,
+        content_source=content_source,
+        einvoice=context.einvoice,
+        ocr_backend="none" if context.file_type == XML else "+".join(backends) if backends else "pdf_text",
+        complexity=_document_complexity(context.pages),
+        archive_pdf=context.archive_pdf,
+        notes=context.notes,
+        timings_ms=context.timer.timings_ms,
+    )
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+# Key values on which the visible invoice and its XML must agree (GoBD: the XML is the original,
+# but a reviewer must see when the picture tells a different story).
+AGREEMENT_FIELDS = ("total_amount", "invoice_number")
+
+
+def _visual_agreement(einvoice: ExtractionResult, visual: ExtractionResult) -> ValidationCheck:
+    differences = []
+    for name in AGREEMENT_FIELDS:
+        structured, seen = einvoice.fields.get(name), visual.fields.get(name)
+        if structured and seen and structured.normalized != seen.normalized:
+            differences.append(f"{name}: XML {structured.normalized}, PDF {seen.normalized}")
+    if differences:
+        return ValidationCheck(
+            "einvoice_matches_visual",
+            False,
+            "XML und sichtbare Rechnung weichen ab: " + "; ".join(differences),
+            tuple(AGREEMENT_FIELDS),
+        )
+    return ValidationCheck("einvoice_matches_visual", True, "XML und sichtbare Rechnung stimmen überein.")
+
+
+def _prepared(grey: np.ndarray, options: PipelineOptions, *, noisy: bool) -> np.ndarray:
+    if options.denoise == "always" or (options.denoise == "auto" and noisy):
+        grey = preprocess.denoise(grey)
+    if options.contrast:
+        grey = preprocess.enhance_contrast(grey)
+    if options.binarise:
+        grey = preprocess.binarise(grey)
+    return grey
+
+
+def _choose_backend(context: Context, work: PageWork) -> str:
+    wanted = context.options.backend
+    if wanted == "auto":
+        wanted = work.complexity.recommended_backend if work.complexity else tesseract.BACKEND_NAME
+    if wanted == surya.BACKEND_NAME:
+        available, reason = surya.availability()
+        if available:
+            return surya.BACKEND_NAME
+        if context.allow_handoff:
+            raise HandOff("ocr_gpu", f"Seite {work.number} braucht die GPU-Texterkennung: {reason}")
+        note = f"Seite {work.number}: Surya nicht verfügbar, Tesseract verwendet. {reason}"
+        if note not in context.notes:
+            context.notes.append(note)
+    return tesseract.BACKEND_NAME
+
+
+def _alternative_backend(backend: str) -> str | None:
+    if backend == tesseract.BACKEND_NAME and surya.availability()[0]:
+        return surya.BACKEND_NAME
+    return None
+
+
+def _recognise(backend: str, image: np.ndarray, dpi: int, *, searchable_pdf: bool) -> tuple[list[Word], bytes | None]:
+    if backend == surya.BACKEND_NAME:
+        return surya.recognise(image, dpi=dpi), None
+    page = tesseract.recognise_page(image, dpi=dpi, searchable_pdf=searchable_pdf)
+    return page.words, page.pdf
+
+
+def _quality(words: list[Word]) -> dict:
+    """Mean confidence, and a score that also rewards reading more text (sum of confident characters)."""
+    if not words:
+        return {"confidence": 0.0, "words": 0, "score": 0.0}
+    confidence = sum(word.confidence for word in words) / len(words)
+    score = sum(len(word.text) * word.confidence for word in words if word.confidence >= 0.5)
+    return {"confidence": round(confidence, 4), "words": len(words), "score": round(score, 1)}
+
+
+def _finish_page(work: PageWork) -> ProcessedPage:
+    image = work.image if work.image is not None else _display_image(Image.fromarray(work.display))
+    content = PageContent(work.number, work.words, work.source, work.backend, image.width, image.height, work.dpi)
+    return ProcessedPage(content, image, work.deskew_degrees, work.complexity, work.attempts, work.searchable_pdf)
+
+
+def _document_complexity(pages: list[ProcessedPage]) -> dict:
+    analysed = [page.complexity for page in pages if page.complexity is not None]
+    if not analysed:
+        return {"level": "simple", "score": 0.0, "recommended_backend": "pdf_text", "pages": []}
+    hardest = max(analysed, key=lambda complexity: complexity.score)
+    return {
+        "level": hardest.level,
+        "score": hardest.score,
+        "recommended_backend": hardest.recommended_backend,
+        "pages": [
+            {"page": page.content.number, **page.complexity.as_json(), "attempts": page.attempts}
+            for page in pages
+            if page.complexity is not None
+        ],
+    }
 
 
 def _display_image(image: Image.Image) -> Image.Image:
@@ -128,7 +544,10 @@ def _display_image(image: Image.Image) -> Image.Image:
         image = image.convert("RGB")
     if image.width > DISPLAY_MAX_WIDTH:
         height = round(image.height * DISPLAY_MAX_WIDTH / image.width)
-        resized = image.resize((DISPLAY_MAX_WIDTH, height), Image.Resampling.LANCZOS)
+        # Area averaging: as good as Lanczos for downscaling text, and five times faster.
+        resized = Image.fromarray(
+            cv2.resize(np.asarray(image), (DISPLAY_MAX_WIDTH, height), interpolation=cv2.INTER_AREA)
+        )
         image.close()
         return resized
     return image

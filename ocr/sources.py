@@ -10,10 +10,11 @@ import warnings
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
+from django.conf import settings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ocr.errors import StopProcessing
-from ocr.filetypes import PDF, FileType, sniff
+from ocr.filetypes import PDF, XML, FileType, sniff
 from ocr.types import Word
 
 # Pillow raises DecompressionBombError above twice this; we turn its warning into an error
@@ -40,6 +41,18 @@ class SourceDocument:
         self.file_type = file_type
         self._pdf = None
         self._frames: list[Image.Image] = []
+        self.einvoice = None
+        if file_type == XML:
+            from extraction.einvoice import find_einvoice
+
+            self.einvoice = find_einvoice(data)
+            if self.einvoice is None:
+                raise StopProcessing(
+                    "Die XML-Datei ist keine E-Rechnung (unterstützt: XRechnung, ZUGFeRD, Factur-X, UBL).",
+                    code="not_einvoice",
+                )
+            self.page_count = 0  # a bare e-invoice has no pages; the pipeline renders a view of it
+            return
         if file_type == PDF:
             self._pdf = _open_pdf(data)
             self.page_count = len(self._pdf)
@@ -120,12 +133,32 @@ def open_source(data: bytes, *, max_pages: int) -> SourceDocument:
     file_type = sniff(data[:1024])
     if file_type is None:
         raise StopProcessing(
-            "Dateityp wird nicht unterstützt: erlaubt sind PDF, PNG, JPEG und TIFF.", code="unsupported_file_type"
+            "Dateityp wird nicht unterstützt: erlaubt sind PDF, PNG, JPEG, TIFF und E-Rechnungen (XML).",
+            code="unsupported_file_type",
         )
     return SourceDocument(data, file_type, max_pages=max_pages)
 
 
+def _count_pdf_objects(data: bytes) -> int:
+    """The cross-reference table's declared size (trailer /Size): how many objects the PDF claims."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        return int(PdfReader(io.BytesIO(data), strict=False).trailer.get("/Size", 0))
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError):
+        return 0  # unreadable trailers are pdfium's to judge below
+
+
 def _open_pdf(data: bytes):
+    objects = _count_pdf_objects(data)
+    if objects > settings.ABLAGE_MAX_PDF_OBJECTS:
+        raise StopProcessing(
+            f"Das PDF enthält {objects:,} Objekte; erlaubt sind höchstens {settings.ABLAGE_MAX_PDF_OBJECTS:,}.".replace(
+                ",", "."
+            ),
+            code="too_many_objects",
+        )
     try:
         return pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:

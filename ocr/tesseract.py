@@ -1,9 +1,16 @@
-"""The CPU OCR backend: Tesseract as a subprocess, word boxes from its TSV output."""
+"""The CPU OCR backend: Tesseract as a subprocess, word boxes from its TSV output.
+
+One Tesseract run yields both the words (TSV) and, when asked, the page's invisible text
+layer as a one-page PDF (``textonly_pdf``) for the archive copy: no second recognition.
+"""
 
 import csv
 import io
 import os
 import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -17,6 +24,12 @@ BACKEND_NAME = "tesseract"
 
 class TesseractUnavailable(RuntimeError):
     pass
+
+
+@dataclass
+class TesseractPage:
+    words: list[Word]
+    pdf: bytes | None = None
 
 
 def tesseract_version() -> str:
@@ -33,27 +46,48 @@ def tesseract_version() -> str:
 
 def recognise(grey: np.ndarray, *, dpi: int, languages: str | None = None) -> list[Word]:
     """OCR one page image (greyscale array) and return its words with normalised boxes."""
+    return recognise_page(grey, dpi=dpi, languages=languages).words
+
+
+def recognise_page(
+    grey: np.ndarray, *, dpi: int, languages: str | None = None, searchable_pdf: bool = False
+) -> TesseractPage:
     height, width = grey.shape
     buffer = io.BytesIO()
-    # PNM is the cheapest format for Tesseract to decode (no compression either side).
+    # PNM: lossless and the cheapest format for Tesseract to decode (no compression either side).
     Image.fromarray(grey).save(buffer, format="PPM")
+    # The text layer only: the archive puts it over a compressed page image of its own
+    # (ocr.archive), so OCR reads the lossless image and the archive stays small.
+    text_only = ["-c", "textonly_pdf=1"] if searchable_pdf else []
+    with tempfile.TemporaryDirectory(prefix="ablage-ocr-") as folder:
+        output_base = Path(folder) / "page"
+        _run(
+            [
+                "stdin",
+                str(output_base),
+                "-l",
+                languages or settings.ABLAGE_OCR_LANGUAGES,
+                "--dpi",
+                str(dpi),
+                "--psm",
+                "3",
+                *text_only,
+                "tsv",
+                *(["pdf"] if searchable_pdf else []),
+            ],
+            image=buffer.getvalue(),
+        )
+        tsv = output_base.with_suffix(".tsv").read_text(encoding="utf-8", errors="replace")
+        pdf = output_base.with_suffix(".pdf").read_bytes() if searchable_pdf else None
+    return TesseractPage(_parse_tsv(tsv, width, height), pdf)
+
+
+def _run(arguments: list[str], *, image: bytes) -> None:
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-    command = [
-        settings.ABLAGE_TESSERACT_CMD,
-        "stdin",
-        "stdout",
-        "-l",
-        languages or settings.ABLAGE_OCR_LANGUAGES,
-        "--dpi",
-        str(dpi),
-        "--psm",
-        "3",
-        "tsv",
-    ]
     try:
         completed = subprocess.run(
-            command,
-            input=buffer.getvalue(),
+            [settings.ABLAGE_TESSERACT_CMD, *arguments],
+            input=image,
             capture_output=True,
             timeout=settings.ABLAGE_OCR_TIMEOUT_SECONDS,
             env=env,
@@ -71,11 +105,11 @@ def recognise(grey: np.ndarray, *, dpi: int, languages: str | None = None) -> li
         if completed.returncode < 0:
             raise TransientOCRError(f"Tesseract wurde beendet (Signal {-completed.returncode}).")
         raise TransientOCRError(f"Tesseract ist fehlgeschlagen: {message}")
-    return _parse_tsv(completed.stdout.decode("utf-8", "replace"), width, height)
 
 
 def _parse_tsv(tsv: str, width: int, height: int) -> list[Word]:
     words = []
+    line_ids: dict[tuple[str, str, str], int] = {}
     reader = csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE)
     for row in reader:
         if row.get("level") != "5":
@@ -86,5 +120,6 @@ def _parse_tsv(tsv: str, width: int, height: int) -> list[Word]:
             continue
         left, top = int(row["left"]), int(row["top"])
         right, bottom = left + int(row["width"]), top + int(row["height"])
-        words.append(Word(text, (left / width, top / height, right / width, bottom / height), confidence / 100))
+        line = line_ids.setdefault((row["block_num"], row["par_num"], row["line_num"]), len(line_ids))
+        words.append(Word(text, (left / width, top / height, right / width, bottom / height), confidence / 100, line))
     return words

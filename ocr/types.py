@@ -10,13 +10,18 @@ class Word:
     text: str
     bbox: tuple[float, float, float, float]
     confidence: float = 1.0
+    # Index of the backend's text line in reading order; -1 where the backend has no lines.
+    line: int = -1
 
     def as_json(self) -> dict:
-        return {"t": self.text, "b": [round(c, 5) for c in self.bbox], "c": round(self.confidence, 3)}
+        data = {"t": self.text, "b": [round(c, 5) for c in self.bbox], "c": round(self.confidence, 3)}
+        if self.line >= 0:
+            data["l"] = self.line
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "Word":
-        return cls(text=data["t"], bbox=tuple(data["b"]), confidence=data["c"])
+        return cls(text=data["t"], bbox=tuple(data["b"]), confidence=data["c"], line=data.get("l", -1))
 
 
 @dataclass(slots=True)

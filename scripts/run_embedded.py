@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-QUEUES = "default,ocr_cpu,ocr_gpu,extraction,notifications"
+QUEUES = "default,ocr_cpu,ocr_gpu,extract,notify"
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
