@@ -53,11 +53,12 @@ class Document(SoftDeleteModel):
         processing -> review          extracted, needs a clerk
         processing -> approved        extracted, confident and valid (auto-approval)
         processing -> rejected        the input itself is unusable (reason in status_reason)
-        processing -> failed          processing gave up after its attempts (reason kept)
+        processing -> dead            processing gave up: attempts exhausted (a document that keeps
+                                      killing workers) or an internal error (reason kept)
         review -> approved | rejected clerk decision
         approved -> review            reopened by a reviewer
-        failed -> queued              reprocess
-    Terminal: approved, rejected, failed (review waits on a person).
+        dead -> queued                reprocess
+    Terminal: approved, rejected, dead (review waits on a person).
     """
 
     class Status(models.TextChoices):
@@ -66,7 +67,7 @@ class Document(SoftDeleteModel):
         REVIEW = "review", _("Prüfung nötig")
         APPROVED = "approved", _("Freigegeben")
         REJECTED = "rejected", _("Abgelehnt")
-        FAILED = "failed", _("Fehlgeschlagen")
+        DEAD = "dead", _("Abgebrochen")
 
     class DocumentType(models.TextChoices):
         INVOICE = "invoice", _("Rechnung")
@@ -96,7 +97,7 @@ class Document(SoftDeleteModel):
         AUTO_APPROVE = "auto_approve", _("Automatisch freigegeben")
         REVIEW = "review", _("Prüfung")
 
-    TERMINAL_STATUSES = (Status.APPROVED, Status.REJECTED, Status.FAILED)
+    TERMINAL_STATUSES = (Status.APPROVED, Status.REJECTED, Status.DEAD)
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="documents")
     title = models.CharField(_("Titel"), max_length=255)
@@ -105,7 +106,13 @@ class Document(SoftDeleteModel):
     file_size = models.BigIntegerField()
     sha256 = models.CharField(max_length=64, db_index=True)
     storage_key = models.CharField(max_length=500, unique=True, editable=False)
-    thumbnail_key = models.CharField(max_length=500, blank=True, editable=False)
+    # Archive copy: the original with a text layer over scanned pages (searchable PDF).
+    archive_key = models.CharField(max_length=500, blank=True, editable=False)
+    # E-invoices: the structured XML (the legally relevant original, GoBD) and its format.
+    einvoice_key = models.CharField(max_length=500, blank=True, editable=False)
+    einvoice_format = models.CharField(max_length=100, blank=True, editable=False)
+    # First-page thumbnails by width: {"200": key, "400": key, "800": key}.
+    thumbnails = models.JSONField(default=dict, blank=True, editable=False)
 
     status = models.CharField(_("Status"), max_length=20, choices=Status.choices, default=Status.QUEUED)
     status_reason = models.TextField(_("Grund"), blank=True)
@@ -120,6 +127,9 @@ class Document(SoftDeleteModel):
     content_source = models.CharField(max_length=20, choices=ContentSource.choices, blank=True)
     ocr_backend = models.CharField(max_length=50, blank=True)
     language = models.CharField(max_length=10, default="de")
+    complexity = models.JSONField(
+        default=dict, blank=True, help_text="Complexity analysis: score, level, metrics and recommended backend."
+    )
     page_count = models.PositiveIntegerField(default=0)
     supplier = models.ForeignKey(
         "suppliers.Supplier", null=True, blank=True, on_delete=models.SET_NULL, related_name="documents"
@@ -158,7 +168,7 @@ class Document(SoftDeleteModel):
                 name="document_confidence_range",
             ),
             models.CheckConstraint(
-                condition=~Q(status__in=["rejected", "failed"]) | ~Q(status_reason=""),
+                condition=~Q(status__in=["rejected", "dead"]) | ~Q(status_reason=""),
                 name="document_rejection_has_reason",
             ),
         ]
@@ -197,6 +207,8 @@ class ProcessingJob(BaseModel):
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=3)
     current_stage = models.CharField(max_length=50, blank=True)
+    # Live progress for list, document page and API: {"page": 3, "pages": 12, "stage": "ocr"}.
+    progress = models.JSONField(default=dict, blank=True)
     timings_ms = models.JSONField(default=dict, blank=True)
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
@@ -259,6 +271,7 @@ class DocumentPage(BaseModel):
     dpi = models.PositiveIntegerField()
     text = models.TextField(blank=True)
     text_source = models.CharField(max_length=20, choices=TextSource.choices)
+    ocr_backend = models.CharField(max_length=50, blank=True)
     ocr_confidence = models.FloatField(null=True, blank=True)
     words = models.JSONField(default=list, blank=True)
 

@@ -1,8 +1,8 @@
 """Reads. ``visible_documents`` is the only way any view, API, download or websocket gets documents."""
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
-from documents.models import Document
+from documents.models import Document, ProcessingJob
 
 
 def visible_documents(user) -> QuerySet[Document]:
@@ -12,6 +12,12 @@ def visible_documents(user) -> QuerySet[Document]:
     if user.is_superuser or user.has_perm("accounts.view_all_documents"):
         return documents
     return documents.filter(owner=user)
+
+
+def with_progress(documents: QuerySet[Document]) -> QuerySet[Document]:
+    """Annotate each document with its latest job's progress (``job_progress``)."""
+    latest = ProcessingJob.objects.filter(document=OuterRef("pk")).order_by("-created_at").values("progress")[:1]
+    return documents.annotate(job_progress=Subquery(latest))
 
 
 def reviewable_documents(user) -> QuerySet[Document]:

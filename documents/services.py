@@ -10,7 +10,7 @@ from pathlib import PurePath
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -18,14 +18,13 @@ from django.utils.dateparse import parse_date
 from ablage.errors import ApplicationError
 from documents import events
 from documents.models import Document, DocumentPage, DocumentVersion, ExtractedField, JobEvent, OCRResult, ProcessingJob
+from documents.progress import progress_text
 from monitoring.services import audit_log_record
 from ocr.errors import StopProcessing
 from ocr.filetypes import sniff
 from ocr.sources import open_source
 
 logger = logging.getLogger(__name__)
-
-THUMBNAIL_WIDTH = 400
 
 # Upload refusals and their HTTP status in the API.
 _REFUSAL_STATUS = {"unsupported_file_type": 415, "file_too_large": 413}
@@ -70,15 +69,35 @@ def upload_validate(*, filename: str, data: bytes) -> None:
             code="file_too_large",
             status_code=413,
         )
+    from ocr.options import load_options
+
     try:
-        with open_source(data, max_pages=settings.ABLAGE_MAX_PAGES):
-            pass
+        with open_source(data, max_pages=load_options().max_pages) as source:
+            _einvoice_validate(data, source)
     except StopProcessing as refusal:
         raise ApplicationError(
             f"„{filename}“: {refusal.message}",
             code=refusal.code,
             status_code=_REFUSAL_STATUS.get(refusal.code, 400),
         ) from refusal
+
+
+def _einvoice_validate(data: bytes, source) -> None:
+    """Hostile XML is refused at the door; an unreadable e-invoice too, unless a PDF carries it."""
+    from extraction.einvoice import INVALID_EINVOICE, find_einvoice, parse_einvoice
+    from ocr.filetypes import PDF, XML
+
+    if source.file_type not in (PDF, XML):
+        return
+    found = source.einvoice if source.file_type == XML else find_einvoice(data)
+    if found is None:
+        return
+    try:
+        parse_einvoice(found)
+    except StopProcessing as refusal:
+        if refusal.code == INVALID_EINVOICE and source.file_type == PDF:
+            return  # the visible pages are read instead
+        raise
 
 
 def document_ingest(
@@ -140,13 +159,16 @@ def _enqueue(job: ProcessingJob) -> None:
 # --- processing ----------------------------------------------------------------------------
 
 
-def job_run(*, job_id) -> None:
+def job_run(*, job_id, queue: str = "ocr_cpu") -> None:
     """Process one job. Idempotent: a finished job, or one that is gone, is left alone.
 
-    Raises ``TransientOCRError`` for the task to retry; everything else ends the job.
+    Raises ``TransientOCRError`` for the task to retry while attempts remain; everything else
+    ends the job: rejected (unusable input), dead (attempts exhausted, internal error) or
+    handed to another queue (``HandOff``).
     """
     from ocr.errors import TransientOCRError
-    from ocr.pipeline import run_pipeline
+    from ocr.options import load_options
+    from ocr.pipeline import HandOff, run_pipeline
 
     claimed = ProcessingJob.objects.filter(
         id=job_id, status__in=[ProcessingJob.Status.PENDING, ProcessingJob.Status.RUNNING]
@@ -156,6 +178,8 @@ def job_run(*, job_id) -> None:
     job = ProcessingJob.objects.select_related("document").get(id=job_id)
     document = job.document
     if job.attempts > job.max_attempts:
+        # Redelivered again and again: the document keeps killing its worker (or the worker
+        # keeps dying under it). Stop here instead of taking the next worker down too.
         _job_fail(
             job,
             f"Verarbeitung nach {job.max_attempts} Versuchen abgebrochen. {job.error_message}".strip(),
@@ -168,26 +192,32 @@ def job_run(*, job_id) -> None:
     _event(job, "started", f"Verarbeitung gestartet (Versuch {job.attempts})", status=Document.Status.PROCESSING)
 
     def progress(stage: str, info: dict):
-        ProcessingJob.objects.filter(id=job.id).update(current_stage=stage)
-        if stage == "page":
-            fraction = info["page"] / info["pages"]
+        state = {"stage": stage, **{key: info[key] for key in ("page", "pages") if key in info}}
+        ProcessingJob.objects.filter(id=job.id).update(current_stage=stage, progress=state)
+        if stage in ("ocr", "page"):
             _event(
                 job,
-                "page_done",
-                f"Seite {info['page']} von {info['pages']}",
+                stage,
+                progress_text(state),
                 status=Document.Status.PROCESSING,
-                progress=fraction,
+                progress=info["page"] / info["pages"] if stage == "page" else None,
                 persist=False,
             )
 
     try:
         with default_storage.open(document.storage_key, "rb") as handle:
             data = handle.read()
-        output = run_pipeline(data, auto_approve_threshold=auto_approve_threshold(), progress=progress)
+        output = run_pipeline(data, options=load_options(), progress=progress, allow_handoff=queue != "ocr_gpu")
     except StopProcessing as refusal:
         _job_reject(job, refusal)
         return
+    except HandOff as handoff:
+        _job_hand_off(job, handoff)
+        return
     except TransientOCRError as exc:
+        if job.attempts >= job.max_attempts:
+            _job_fail(job, f"Verarbeitung nach {job.attempts} Versuchen abgebrochen: {exc}", code="transient_exhausted")
+            return
         ProcessingJob.objects.filter(id=job.id).update(status=ProcessingJob.Status.PENDING, error_message=str(exc))
         Document.objects.filter(id=document.id, status=Document.Status.PROCESSING).update(status=Document.Status.QUEUED)
         _event(job, "retry", str(exc), status=Document.Status.QUEUED)
@@ -204,12 +234,26 @@ def job_run(*, job_id) -> None:
 
 def auto_approve_threshold() -> float:
     """The configured threshold; the settings default when the database is not reachable (``extract``)."""
-    from system.selectors import config_get
+    from ocr.options import load_options
 
-    try:
-        return float(config_get("extraction.auto_approve_threshold", default=settings.ABLAGE_AUTO_APPROVE_THRESHOLD))
-    except DatabaseError:
-        return settings.ABLAGE_AUTO_APPROVE_THRESHOLD
+    return load_options().auto_approve_threshold
+
+
+def _job_hand_off(job: ProcessingJob, handoff) -> None:
+    with transaction.atomic():
+        ProcessingJob.objects.filter(id=job.id, status=ProcessingJob.Status.RUNNING).update(
+            status=ProcessingJob.Status.PENDING, queue=handoff.queue, current_stage="", progress={}
+        )
+        Document.objects.filter(id=job.document_id, status=Document.Status.PROCESSING).update(
+            status=Document.Status.QUEUED
+        )
+        JobEvent.objects.create(job=job, event_type="handed_off", message=handoff.reason, data={"queue": handoff.queue})
+        job.queue = handoff.queue
+        transaction.on_commit(lambda: _enqueue(job))
+
+
+THUMBNAIL_WIDTHS = (200, 400, 800)
+THUMBNAIL_SIZES = tuple(str(width) for width in THUMBNAIL_WIDTHS)
 
 
 def _persist_output(job: ProcessingJob, output) -> None:
@@ -220,46 +264,79 @@ def _persist_output(job: ProcessingJob, output) -> None:
     try:
         for page in output.pages:
             image_key = _save_jpeg(f"{prefix}/p{page.content.number}.jpg", page.image, quality=85)
-            written_keys.append(image_key)
-            page_rows.append((page, image_key))
-        thumbnail_key = _save_thumbnail(f"{prefix}/thumb.jpg", output.pages[0].image)
-        written_keys.append(thumbnail_key)
+            thumbnail_key = _save_thumbnail(f"{prefix}/p{page.content.number}-200.jpg", page.image, width=200)
+            written_keys += [image_key, thumbnail_key]
+            page_rows.append((page, image_key, thumbnail_key))
+        thumbnails = {
+            str(width): _save_thumbnail(f"{prefix}/thumb-{width}.jpg", output.pages[0].image, width=width)
+            for width in THUMBNAIL_WIDTHS
+        }
+        written_keys += thumbnails.values()
+        einvoice_key, einvoice_format = "", ""
+        if output.einvoice is not None:
+            einvoice_format = f"{output.einvoice.flavour} ({output.einvoice.syntax.upper()})"
+            if output.einvoice.container == "xml":
+                einvoice_key = document.storage_key  # the upload itself is the XML
+            else:
+                name = output.einvoice.filename or "e-rechnung.xml"
+                einvoice_key = default_storage.save(
+                    f"einvoices/{document.id}/{clean_filename(name)}", ContentFile(output.einvoice.xml)
+                )
+                written_keys.append(einvoice_key)
+        archive_key = ""
+        if output.archive_pdf:
+            archive_key = default_storage.save(
+                f"archive/{document.id}/{job.id}-{job.attempts}.pdf", ContentFile(output.archive_pdf)
+            )
+            written_keys.append(archive_key)
         with transaction.atomic():
             locked_document = Document.objects.select_for_update().get(id=document.id)
             old_keys = [key for pair in locked_document.pages.values_list("image_key", "thumbnail_key") for key in pair]
-            old_keys.append(locked_document.thumbnail_key)
+            old_keys += [*locked_document.thumbnails.values(), locked_document.archive_key]
+            if locked_document.einvoice_key != locked_document.storage_key:
+                old_keys.append(locked_document.einvoice_key)
             locked_document.pages.all().delete()
             DocumentPage.objects.bulk_create(
                 DocumentPage(
                     document=locked_document,
                     page_number=page.content.number,
                     image_key=image_key,
+                    thumbnail_key=thumbnail_key,
                     width_px=page.image.width,
                     height_px=page.image.height,
                     dpi=page.content.dpi,
                     text=page.content.text,
                     text_source=page.content.source,
+                    ocr_backend=page.content.backend,
                     ocr_confidence=page.content.average_confidence,
                     words=[word.as_json() for word in page.content.words],
                 )
-                for page, image_key in page_rows
+                for page, image_key, thumbnail_key in page_rows
             )
             _record_ocr_result(job, locked_document, output)
-            _record_fields(locked_document, output.extraction)
-            new_status = _apply_extraction(locked_document, output, thumbnail_key)
+            _record_fields(locked_document, output.extraction, einvoice=output.einvoice is not None)
+            new_status = _apply_extraction(
+                locked_document,
+                output,
+                thumbnails=thumbnails,
+                archive_key=archive_key,
+                einvoice_key=einvoice_key,
+                einvoice_format=einvoice_format,
+            )
             ProcessingJob.objects.filter(id=job.id).update(
                 status=ProcessingJob.Status.COMPLETED,
                 backend=output.ocr_backend,
                 timings_ms=output.timings_ms,
                 finished_at=timezone.now(),
                 current_stage="done",
+                progress={"stage": "done", "page": len(output.pages), "pages": len(output.pages)},
                 error_message="",
             )
             JobEvent.objects.create(
                 job=job,
                 event_type="completed",
                 message=_completion_message(new_status),
-                data={"timings_ms": output.timings_ms, "decision": output.decision},
+                data={"timings_ms": output.timings_ms, "decision": output.decision, "notes": output.notes},
             )
             if new_status == Document.Status.APPROVED:
                 audit_log_record(
@@ -307,7 +384,7 @@ def _record_ocr_result(job, document, output) -> None:
     )
 
 
-def _record_fields(document, extraction) -> None:
+def _record_fields(document, extraction, *, einvoice: bool) -> None:
     existing = {field.name: field for field in document.fields.all()}
     for name, value in extraction.fields.items():
         current = existing.pop(name, None)
@@ -320,7 +397,7 @@ def _record_fields(document, extraction) -> None:
             "confidence": max(0.0, min(1.0, value.confidence)),
             "page": value.page,
             "bbox": list(value.bbox) if value.bbox else None,
-            "source": ExtractedField.Source.RULE,
+            "source": ExtractedField.Source.EINVOICE if einvoice else ExtractedField.Source.RULE,
             "rule": value.rule[:100],
         }
         ExtractedField.objects.update_or_create(document=document, name=name, defaults=attributes)
@@ -328,7 +405,9 @@ def _record_fields(document, extraction) -> None:
     ExtractedField.objects.filter(id__in=stale).delete()
 
 
-def _apply_extraction(document, output, thumbnail_key: str) -> str:
+def _apply_extraction(
+    document, output, *, thumbnails: dict, archive_key: str, einvoice_key: str, einvoice_format: str
+) -> str:
     extraction = output.extraction
     fields = {field.name: field for field in document.fields.all()}
     approved = output.decision == "auto_approve"
@@ -346,7 +425,11 @@ def _apply_extraction(document, output, thumbnail_key: str) -> str:
         line_items=extraction.line_items,
         validation=[_check_json(check) for check in extraction.validation],
         timings_ms=output.timings_ms,
-        thumbnail_key=thumbnail_key,
+        thumbnails=thumbnails,
+        archive_key=archive_key,
+        einvoice_key=einvoice_key,
+        einvoice_format=einvoice_format,
+        complexity=output.complexity,
         processed_at=timezone.now(),
         **_summary_columns(fields),
     )
@@ -411,11 +494,11 @@ def _job_fail(job: ProcessingJob, message: str, *, code: str) -> None:
         )
         Document.objects.filter(
             id=job.document_id, status__in=[Document.Status.QUEUED, Document.Status.PROCESSING]
-        ).update(status=Document.Status.FAILED, status_reason=message)
+        ).update(status=Document.Status.DEAD, status_reason=message)
         JobEvent.objects.create(job=job, event_type="failed", message=message, data={"code": code})
     events.publish(
         events.DocumentEvent(
-            str(job.document_id), str(job.document.owner_id), Document.Status.FAILED, stage="failed", message=message
+            str(job.document_id), str(job.document.owner_id), Document.Status.DEAD, stage="dead", message=message
         )
     )
 
@@ -441,9 +524,9 @@ def _save_jpeg(key: str, image, *, quality: int) -> str:
     return default_storage.save(key, ContentFile(buffer.getvalue()))
 
 
-def _save_thumbnail(key: str, image) -> str:
+def _save_thumbnail(key: str, image, *, width: int) -> str:
     thumbnail = image.copy()
-    thumbnail.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH * 2))
+    thumbnail.thumbnail((width, width * 2))
     try:
         return _save_jpeg(key, thumbnail, quality=80)
     finally:

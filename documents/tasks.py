@@ -16,4 +16,6 @@ from ocr.errors import TransientOCRError
 )
 def process_document(self, job_id: str) -> None:
     """Run the pipeline for one ProcessingJob (idempotent; see ``documents.services.job_run``)."""
-    services.job_run(job_id=job_id)
+    # The queue this delivery came from: a GPU worker must not hand the job on again.
+    queue = (self.request.delivery_info or {}).get("routing_key") or "ocr_cpu"
+    services.job_run(job_id=job_id, queue=queue)

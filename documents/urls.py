@@ -11,6 +11,8 @@ urlpatterns = [
     path("dokumente/<uuid:document_id>/pruefen/", views.document_review_submit, name="review-submit"),
     path("dokumente/<uuid:document_id>/original/", views.document_original, name="original"),
     path("dokumente/<uuid:document_id>/vorschau.jpg", views.document_thumbnail, name="thumbnail"),
+    path("dokumente/<uuid:document_id>/archiv.pdf", views.document_archive, name="archive"),
+    path("dokumente/<uuid:document_id>/e-rechnung.xml", views.document_einvoice, name="einvoice"),
     path("dokumente/<uuid:document_id>/seiten/<int:page_number>.jpg", views.document_page_image, name="page-image"),
     path("dokumente/<uuid:document_id>/zeile/", views.document_status, name="row"),
 ]

@@ -21,7 +21,7 @@ from ablage.errors import ApplicationError
 from documents import services
 from documents.field_labels import CORE_FIELDS, FIELD_LABELS
 from documents.models import Document
-from documents.selectors import reviewable_documents, visible_documents
+from documents.selectors import reviewable_documents, visible_documents, with_progress
 
 ACTIVE_STATUSES = (Document.Status.QUEUED, Document.Status.PROCESSING)
 
@@ -38,7 +38,7 @@ def _client_ip(request) -> str | None:
 @login_required
 @require_GET
 def document_list(request):
-    documents = visible_documents(request.user)
+    documents = with_progress(visible_documents(request.user)).prefetch_related("fields")
     status = request.GET.get("status", "")
     if status in Document.Status.values:
         documents = documents.filter(status=status)
@@ -202,9 +202,35 @@ def document_original(request, document_id):
 @require_GET
 def document_thumbnail(request, document_id):
     document = _get_document_for_user(request.user, document_id)
-    if not document.thumbnail_key:
+    width = request.GET.get("w", "400")
+    if width not in services.THUMBNAIL_SIZES:
+        width = "400"
+    key = document.thumbnails.get(width)
+    if not key:
         return HttpResponse(status=204)
-    return _stream(document.thumbnail_key, content_type="image/jpeg")
+    return _stream(key, content_type="image/jpeg")
+
+
+@login_required
+@require_GET
+def document_einvoice(request, document_id):
+    """The e-invoice XML: for a Factur-X/ZUGFeRD PDF the attachment, for an XRechnung the upload."""
+    document = _get_document_for_user(request.user, document_id)
+    if not document.einvoice_key:
+        raise Http404
+    stem = document.original_filename.rsplit(".", 1)[0]
+    return _stream(document.einvoice_key, filename=f"{stem}.xml", content_type="application/xml")
+
+
+@login_required
+@require_GET
+def document_archive(request, document_id):
+    """The searchable PDF; for born-digital PDFs the original already is one."""
+    document = _get_document_for_user(request.user, document_id)
+    if not document.archive_key:
+        return _stream(document.storage_key, filename=document.original_filename, content_type=document.mime_type)
+    stem = document.original_filename.rsplit(".", 1)[0]
+    return _stream(document.archive_key, filename=f"{stem} (durchsuchbar).pdf", content_type="application/pdf")
 
 
 @login_required
@@ -219,5 +245,5 @@ def document_page_image(request, document_id, page_number):
 @require_GET
 def document_status(request, document_id):
     """A document's row, for live refresh of a single line."""
-    document = _get_document_for_user(request.user, document_id)
+    document = get_object_or_404(with_progress(visible_documents(request.user)), id=document_id)
     return render(request, "documents/partials/row.html", {"document": document})

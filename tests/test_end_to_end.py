@@ -28,7 +28,7 @@ def test_it_processes_uploads_in_a_real_worker(celery_worker, owner, born_digita
 
     def settled():
         documents = list(Document.objects.filter(id__in=ids))
-        done = all(d.status in ("review", "approved", "rejected", "failed") for d in documents)
+        done = all(d.status in ("review", "approved", "rejected", "dead") for d in documents)
         return documents if done else None
 
     documents = wait_for(settled, timeout=180, message="both documents to be processed")

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from documents.models import Document, ExtractedField
+from documents.progress import progress_text
 
 
 class FieldOutputSerializer(serializers.ModelSerializer):
@@ -12,6 +13,7 @@ class FieldOutputSerializer(serializers.ModelSerializer):
 class DocumentOutputSerializer(serializers.ModelSerializer):
     owner = serializers.EmailField(source="owner.email", read_only=True)
     latest_job_id = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
 
     class Meta:
         model = Document
@@ -41,11 +43,25 @@ class DocumentOutputSerializer(serializers.ModelSerializer):
             "processed_at",
             "reviewed_at",
             "latest_job_id",
+            "progress",
+            "complexity",
         ]
 
+    def _latest_job(self, document):
+        if not hasattr(document, "_latest_job"):
+            document._latest_job = document.jobs.order_by("-created_at").first()
+        return document._latest_job
+
     def get_latest_job_id(self, document) -> str | None:
-        job = document.jobs.order_by("-created_at").first()
+        job = self._latest_job(document)
         return str(job.id) if job else None
+
+    def get_progress(self, document) -> dict:
+        """The latest job's progress, e.g. {"stage": "ocr", "page": 3, "pages": 12, "text": "Seite 3 von 12 · ..."}."""
+        job = self._latest_job(document)
+        if job is None or not job.progress:
+            return {}
+        return {**job.progress, "text": progress_text(job.progress)}
 
 
 class DocumentDetailOutputSerializer(DocumentOutputSerializer):

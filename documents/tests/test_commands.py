@@ -1,4 +1,4 @@
-"""The command-line contract: ``extract`` runs the pipeline synchronously, ``ingest`` goes through the upload service."""
+"""The command-line contract: ``extract`` runs the pipeline synchronously, ``ingest`` uses the upload service."""
 
 import json
 import subprocess

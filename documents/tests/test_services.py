@@ -55,7 +55,8 @@ def test_it_processes_a_born_digital_invoice_from_its_text_layer(owner, born_dig
     assert str(document.total_amount) == truth["total_amount"]
     page = document.pages.get(page_number=1)
     assert page.text_source == "text_layer" and default_storage.exists(page.image_key)
-    assert default_storage.exists(document.thumbnail_key)
+    assert all(default_storage.exists(key) for key in document.thumbnails.values())
+    assert set(document.thumbnails) == {"200", "400", "800"}
     assert fields["total_amount"].page is not None and len(fields["total_amount"].bbox) == 4
 
 
@@ -115,7 +116,7 @@ def test_it_fails_a_job_that_exceeded_its_attempts(owner, born_digital_pdf):
     job = _run(document)
 
     assert job.status == ProcessingJob.Status.FAILED
-    assert document.status == Document.Status.FAILED
+    assert document.status == Document.Status.DEAD
     assert "3 Versuchen" in document.status_reason
 
 

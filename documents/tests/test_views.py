@@ -118,4 +118,4 @@ def test_it_serves_page_images_and_the_original_to_the_owner(client, owner, proc
     assert page.status_code == 200 and page["Content-Type"] == "image/jpeg"
     assert b"".join(original.streaming_content) == born_digital_pdf
     assert "attachment" in original["Content-Disposition"]
-    assert default_storage.exists(processed.thumbnail_key)
+    assert all(default_storage.exists(key) for key in processed.thumbnails.values())
