@@ -194,3 +194,51 @@ def test_it_requires_a_reason_to_reject(owner, reviewer, born_digital_pdf):
     document.refresh_from_db()
     assert document.status == Document.Status.REJECTED
     assert document.status_reason == "Nicht an uns adressiert"
+
+
+def test_it_stores_page_progress_on_the_job(owner, scanned_png):
+    document = _ingest(owner, scanned_png, name="scan.png")
+
+    job = _run(document)
+
+    assert job.progress == {"stage": "done", "page": 1, "pages": 1}
+    assert set(job.events.values_list("event_type", flat=True)) >= {"queued", "started", "completed"}
+
+
+def test_it_hands_a_document_needing_the_gpu_to_the_gpu_queue(owner, scanned_png, django_capture_on_commit_callbacks):
+    from system.services import config_set
+
+    config_set(key="ocr.backend", value="surya", user=None)
+    document = _ingest(owner, scanned_png, name="scan.png")
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = _run(document)
+
+    assert job.status == ProcessingJob.Status.PENDING and job.queue == "ocr_gpu"
+    assert document.status == Document.Status.QUEUED
+    assert job.events.filter(event_type="handed_off").exists()
+    assert len(callbacks) == 1  # enqueued once, on the GPU queue, after commit
+
+
+def test_it_gives_up_after_transient_errors_exhaust_the_attempts(owner, born_digital_pdf, monkeypatch):
+    from ocr import pipeline
+    from ocr.errors import TransientOCRError
+
+    def flaky(*args, **kwargs):
+        raise TransientOCRError("Tesseract wurde beendet (Signal 9).")
+
+    monkeypatch.setattr(pipeline, "run_pipeline", flaky)
+    document = _ingest(owner, born_digital_pdf)
+    job = document.jobs.get()
+
+    for _ in range(job.max_attempts - 1):
+        with pytest.raises(TransientOCRError):
+            services.job_run(job_id=job.id)
+        job.refresh_from_db()
+        assert job.status == ProcessingJob.Status.PENDING
+    services.job_run(job_id=job.id)
+
+    job.refresh_from_db()
+    document.refresh_from_db()
+    assert job.status == ProcessingJob.Status.FAILED and job.error_code == "transient_exhausted"
+    assert document.status == Document.Status.DEAD and "Signal 9" in document.status_reason
