@@ -300,6 +300,10 @@ class OCRResult(BaseModel):
     min_confidence = models.FloatField(null=True, blank=True)
     word_count = models.PositiveIntegerField(default=0)
     low_confidence_word_count = models.PositiveIntegerField(default=0)
+    # Text lines in reading order per page: [{"page", "text", "bbox", "confidence"}].
+    layout_lines = models.JSONField(default=list, blank=True)
+    # Words below LOW_CONFIDENCE, for review and post-correction: [{"page", "text", "bbox", "confidence"}].
+    low_confidence_words = models.JSONField(default=list, blank=True)
     is_current = models.BooleanField(default=True)
 
     class Meta:

@@ -367,9 +367,39 @@ def _completion_message(status: str) -> str:
     return "Automatisch freigegeben" if status == Document.Status.APPROVED else "Bereit zur Prüfung"
 
 
+LOW_CONFIDENCE = 0.6
+MAX_LOW_CONFIDENCE_WORDS = 500
+
+
+def _layout_lines(page) -> list[dict]:
+    """Words grouped into the backend's lines (reading order); the text layer has none, so none."""
+    lines: dict[int, list] = {}
+    for word in page.content.words:
+        if word.line >= 0:
+            lines.setdefault(word.line, []).append(word)
+    result = []
+    for words in lines.values():
+        boxes = [word.bbox for word in words]
+        result.append(
+            {
+                "page": page.content.number,
+                "text": " ".join(word.text for word in words),
+                "bbox": [
+                    round(min(b[0] for b in boxes), 5),
+                    round(min(b[1] for b in boxes), 5),
+                    round(max(b[2] for b in boxes), 5),
+                    round(max(b[3] for b in boxes), 5),
+                ],
+                "confidence": round(sum(word.confidence for word in words) / len(words), 3),
+            }
+        )
+    return result
+
+
 def _record_ocr_result(job, document, output) -> None:
-    words = [word for page in output.pages for word in page.content.words]
-    confidences = [word.confidence for word in words]
+    words = [(page.content.number, word) for page in output.pages for word in page.content.words]
+    confidences = [word.confidence for _, word in words]
+    low = [(number, word) for number, word in words if word.confidence < LOW_CONFIDENCE]
     OCRResult.objects.filter(document=document, is_current=True).update(is_current=False)
     OCRResult.objects.create(
         document=document,
@@ -380,7 +410,9 @@ def _record_ocr_result(job, document, output) -> None:
         average_confidence=sum(confidences) / len(confidences) if confidences else None,
         min_confidence=min(confidences) if confidences else None,
         word_count=len(words),
-        low_confidence_word_count=sum(1 for confidence in confidences if confidence < 0.6),
+        low_confidence_word_count=len(low),
+        layout_lines=[line for page in output.pages for line in _layout_lines(page)],
+        low_confidence_words=[{"page": number, **word.as_json()} for number, word in low[:MAX_LOW_CONFIDENCE_WORDS]],
     )
 
 

@@ -22,7 +22,7 @@ from PIL import Image
 from extraction.decision import decide
 from extraction.engine import extract
 from extraction.types import ExtractionResult, ValidationCheck
-from ocr import preprocess, surya, tesseract
+from ocr import backends, preprocess
 from ocr.archive import build_searchable_pdf
 from ocr.complexity import Complexity, analyse
 from ocr.einvoice_view import render_view
@@ -481,30 +481,31 @@ def _prepared(grey: np.ndarray, options: PipelineOptions, *, noisy: bool) -> np.
 def _choose_backend(context: Context, work: PageWork) -> str:
     wanted = context.options.backend
     if wanted == "auto":
-        wanted = work.complexity.recommended_backend if work.complexity else tesseract.BACKEND_NAME
-    if wanted == surya.BACKEND_NAME:
-        available, reason = surya.availability()
-        if available:
-            return surya.BACKEND_NAME
-        if context.allow_handoff:
-            raise HandOff("ocr_gpu", f"Seite {work.number} braucht die GPU-Texterkennung: {reason}")
-        note = f"Seite {work.number}: Surya nicht verfügbar, Tesseract verwendet. {reason}"
-        if note not in context.notes:
-            context.notes.append(note)
-    return tesseract.BACKEND_NAME
+        wanted = work.complexity.recommended_backend if work.complexity else backends.DEFAULT
+    if wanted == backends.DEFAULT:
+        return wanted
+    available, reason = backends.get_backend(wanted).availability()
+    if available:
+        return wanted
+    if context.allow_handoff:
+        raise HandOff("ocr_gpu", f"Seite {work.number} braucht die GPU-Texterkennung: {reason}")
+    note = f"Seite {work.number}: {wanted} nicht verfügbar, {backends.DEFAULT} verwendet. {reason}"
+    if note not in context.notes:
+        context.notes.append(note)
+    return backends.DEFAULT
 
 
 def _alternative_backend(backend: str) -> str | None:
-    if backend == tesseract.BACKEND_NAME and surya.availability()[0]:
-        return surya.BACKEND_NAME
+    """Another available backend for a second attempt, if there is one."""
+    for name, candidate in backends.BACKENDS.items():
+        if name != backend and candidate.availability()[0]:
+            return name
     return None
 
 
 def _recognise(backend: str, image: np.ndarray, dpi: int, *, searchable_pdf: bool) -> tuple[list[Word], bytes | None]:
-    if backend == surya.BACKEND_NAME:
-        return surya.recognise(image, dpi=dpi), None
-    page = tesseract.recognise_page(image, dpi=dpi, searchable_pdf=searchable_pdf)
-    return page.words, page.pdf
+    page = backends.get_backend(backend).recognise(image, dpi=dpi, text_layer=searchable_pdf)
+    return page.words, page.text_layer_pdf
 
 
 def _quality(words: list[Word]) -> dict:

@@ -73,6 +73,10 @@ def test_it_ocrs_a_scanned_invoice_with_tesseract(owner, scanned_png, invoice_sp
     assert fields["iban"].normalized_value == truth["iban"]
     result = OCRResult.objects.get(document=document, is_current=True)
     assert result.word_count > 50 and 0 < result.average_confidence <= 1
+    assert any(truth["invoice_number"] in line["text"] for line in result.layout_lines)
+    assert all(line["page"] == 1 and len(line["bbox"]) == 4 for line in result.layout_lines)
+    assert result.low_confidence_word_count == len(result.low_confidence_words)
+    assert all(word["c"] < 0.6 for word in result.low_confidence_words)
 
 
 def test_it_is_idempotent_for_a_finished_job(owner, born_digital_pdf):

@@ -67,7 +67,7 @@ def test_it_falls_back_to_tesseract_with_a_note_when_surya_is_missing(scanned_pn
     output = run_pipeline(scanned_png, options=options.but(backend="surya", searchable_pdf=False))
 
     assert output.ocr_backend == "tesseract"
-    assert any("Surya nicht verfügbar" in note for note in output.notes)
+    assert any("surya nicht verfügbar" in note for note in output.notes)
     output.close()
 
 
