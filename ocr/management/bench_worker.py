@@ -21,3 +21,18 @@ def run(settings_module: str, options: dict, warmup: str, jobs, start, results) 
         results.put({"kind": "error", "error": traceback.format_exc()})
         return
     worker_main(options, warmup, jobs, start, results)
+
+
+def setup(settings_module: str) -> None:
+    """Initialiser of a ``manage.py bench preprocessing`` pool process: Django first, as above."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+    import django
+
+    django.setup()
+
+
+def measure_preprocessing(path: str, options: dict) -> dict:
+    # Imported here, not at the top: this module is unpickled before ``setup`` has run.
+    from ocr.benchmarks.preprocessing import measure
+
+    return measure(path, options)
