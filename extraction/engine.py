@@ -92,7 +92,9 @@ def extract(pages: list[PageContent], *, today: date | None = None) -> Extractio
         chosen["supplier_name"] = supplier
 
     fields = {name: _field_value(name, candidate) for name, candidate in sorted(chosen.items())}
-    checks = validate(fields, document_type, vat_rates=amounts.vat_rates, today=today or date.today())
+    checks = validate(
+        fields, document_type, vat_rates=amounts.vat_rates, today=today or date.today(), line_items=table.items
+    )
     return ExtractionResult(
         document_type=document_type,
         document_type_confidence=type_confidence,

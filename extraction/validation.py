@@ -2,14 +2,43 @@
 
 A check is emitted only when its inputs were extracted (a missing IBAN is not a bad IBAN);
 ``required_fields`` is always emitted because absence is exactly what it reports.
+
+Rules (``ValidationCheck.rule``) and when each runs:
+
+* ``amounts_sum``: net + USt = total (net, USt and total present);
+* ``vat_breakdown_sum``: per VAT rate net + USt = gross, and the rates add up to the totals (only
+  when the caller passes a per-rate breakdown, ``vat_breakdown``);
+* ``vat_rate_plausible``: USt / net is 19 %, 7 %, 0 % or a rate printed on the document;
+* ``line_items_sum``: the positions' totals add up to the net amount (every position has a total,
+  a net amount was read);
+* ``line_item_arithmetic``: quantity x unit price = line total, for positions that print all three;
+* ``iban_checksum`` (ISO 13616 MOD 97-10) and ``iban_country_format`` (the length and structure
+  the SWIFT IBAN registry prescribes for the country);
+* ``bic_format`` (ISO 9362) and ``bic_matches_iban_country``;
+* ``vat_id_format`` and ``vat_id_checksum`` (USt-IdNr.; the member state's own check digit);
+* ``tax_number_plausible`` (Steuernummer in one of the Länder formats);
+* ``currency_known`` (an active ISO 4217 code);
+* ``credit_note_amounts_positive``: a Gutschrift is reported with positive amounts and its type says
+  which way the money flows (``ablage.testing.invoices.InvoiceSpec``; EN 16931 for type code 381).
+  A negative reading means a sign was printed that the booking would apply a second time;
+* ``due_after_invoice_date``, ``dates_plausible``, ``required_fields``.
 """
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
+from stdnum import bic as stdnum_bic
+from stdnum import numdb
+from stdnum.de import stnr
+from stdnum.eu import vat as eu_vat
+from stdnum.exceptions import InvalidChecksum, ValidationError
+from stdnum.iso7064 import mod_97_10
 
-from extraction.normalize import iban_checksum_ok, vat_id_format_ok
+from extraction.normalize import vat_id_format_ok
 from extraction.types import FieldValue, ValidationCheck
 
 # Fields a document of each type must have before it may be approved without a person.
@@ -35,6 +64,50 @@ STANDARD_RATES = (Decimal("19"), Decimal("7"), Decimal("0"))
 SUM_TOLERANCE = Decimal("0.01")
 EARLIEST_DATE = date(2000, 1, 1)
 
+# Active ISO 4217 codes (list one, 2025). Left out on purpose: precious metals and bond-market
+# units (XAU, XAG, XPD, XPT, XBA..XBD), XDR/XSU/XUA, the testing code XTS and XXX ("no currency"):
+# none of them is money an invoice is paid in. Withdrawn codes (DEM, ANG since 2025, ZWL, SLL, HRK)
+# are unknown on purpose too: such a document deserves a person's look.
+ACTIVE_CURRENCIES = (
+    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD", "BIF",
+    "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHE", "CHF", "CHW",
+    "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN",
+    "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG",
+    "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW",
+    "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK",
+    "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR",
+    "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR",
+    "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB",
+    "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW",
+    "UZS", "VED", "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
+)  # fmt: skip
+_ACTIVE_CURRENCIES = frozenset(ACTIVE_CURRENCIES)
+_CURRENCY_SIGNS = {"EUR": "€"}
+
+# Territories whose banks carry their own ISO 3166 code in the BIC but use the IBAN of another
+# country (Channel Islands and Isle of Man: GB; French overseas departments and collectivities: FR;
+# Åland: FI). Everywhere else the BIC's country is the IBAN's country.
+_BIC_COUNTRIES_OF_IBAN = {
+    "GB": {"GB", "JE", "GG", "IM"},
+    "FR": {"FR", "GF", "GP", "MQ", "RE", "YT", "PM", "BL", "MF", "NC", "PF", "WF"},
+    "FI": {"FI", "AX"},
+}
+
+_IBAN_REGISTRY = numdb.get("iban")
+_IBAN_CHARS = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{1,30}")
+_BBAN_PART = re.compile(r"(\d+)!?([nac])")
+_BBAN_CHARS = {"n": "[0-9]", "a": "[A-Z]", "c": "[A-Z0-9]"}
+
+
+@dataclass(frozen=True, slots=True)
+class VatGroup:
+    """One row of a VAT breakdown (Steueraufschlüsselung): the base, tax and, where printed, gross per rate."""
+
+    rate: Decimal
+    net: Decimal
+    vat: Decimal
+    gross: Decimal | None = None
+
 
 def _amount(fields: dict[str, FieldValue], name: str) -> Decimal | None:
     field = fields.get(name)
@@ -51,9 +124,31 @@ def german_amount(value: Decimal) -> str:
     return f"-{text}" if value < 0 else text
 
 
+def _money(value: Decimal, currency: str) -> str:
+    """ "1.234,56 €" for euros, "1.234,56 CHF" otherwise: how the clerk reads it on the document."""
+    return f"{german_amount(value)} {_CURRENCY_SIGNS.get(currency, currency)}"
+
+
+def _rate_text(rate: Decimal) -> str:
+    return format(rate.normalize(), "f").replace(".", ",")
+
+
 def validate(
-    fields: dict[str, FieldValue], document_type: str, *, vat_rates: list[Decimal], today: date
+    fields: dict[str, FieldValue],
+    document_type: str,
+    *,
+    vat_rates: list[Decimal],
+    today: date,
+    line_items: Sequence[dict] | None = None,
+    vat_breakdown: Sequence[VatGroup] | None = None,
 ) -> list[ValidationCheck]:
+    """All checks whose inputs are present, in a stable order (the review screen lists them so).
+
+    ``line_items`` are the position dicts of ``ExtractionResult.line_items`` (``quantity``,
+    ``unit_price`` and ``line_total`` as canonical decimal strings, ``""`` when not printed);
+    ``vat_breakdown`` the per-rate groups where the document prints them.
+    """
+    currency = fields["currency"].normalized if "currency" in fields else "EUR"
     checks = []
     net, vat, total = (_amount(fields, name) for name in ("net_amount", "vat_amount", "total_amount"))
     if net is not None and vat is not None and total is not None:
@@ -72,18 +167,14 @@ def validate(
         checks.append(ValidationCheck("amounts_sum", ok, message, ("net_amount", "vat_amount", "total_amount")))
 
     if "iban" in fields:
-        ok = iban_checksum_ok(fields["iban"].normalized)
-        message = _("IBAN-Prüfsumme stimmt.") if ok else _("Die Prüfsumme der IBAN stimmt nicht.")
-        checks.append(ValidationCheck("iban_checksum", ok, message, ("iban",)))
+        checks += _iban_checks(fields["iban"].normalized)
+    if "bic" in fields:
+        checks += _bic_checks(fields["bic"].normalized, fields["iban"].normalized if "iban" in fields else None)
 
     if "supplier_vat_id" in fields:
-        ok = vat_id_format_ok(fields["supplier_vat_id"].normalized)
-        message = (
-            _("USt-IdNr. hat ein gültiges Format.")
-            if ok
-            else _("Die USt-IdNr. hat kein gültiges Format (z. B. DE und 9 Ziffern).")
-        )
-        checks.append(ValidationCheck("vat_id_format", ok, message, ("supplier_vat_id",)))
+        checks += _vat_id_checks(fields["supplier_vat_id"].normalized)
+    if "supplier_tax_number" in fields:
+        checks.append(_tax_number_check(fields["supplier_tax_number"].normalized))
 
     invoice_date, due_date = _date(fields, "invoice_date"), _date(fields, "due_date")
     if invoice_date is not None and due_date is not None:
@@ -115,6 +206,18 @@ def validate(
             % {"rate": str(rate).replace(".", ",")}
         )
         checks.append(ValidationCheck("vat_rate_plausible", ok, message, ("net_amount", "vat_amount")))
+
+    if vat_breakdown:
+        checks.append(_vat_breakdown_check(vat_breakdown, net, vat, total, currency))
+    if line_items:
+        checks += _line_item_checks(line_items, net, total, currency)
+    if "currency" in fields:
+        checks.append(_currency_check(fields["currency"].normalized))
+    if document_type == "credit_note":
+        amounts = {"net_amount": net, "vat_amount": vat, "total_amount": total}
+        amounts = {name: value for name, value in amounts.items() if value is not None}
+        if amounts:
+            checks.append(_credit_note_sign_check(amounts))
     return checks
 
 
@@ -145,3 +248,245 @@ def _rate_plausible(net: Decimal, vat: Decimal, printed_rates: list[Decimal]) ->
         ratio = vat / net * 100
         return distinct[0] - Decimal("0.2") <= ratio <= distinct[-1] + Decimal("0.2")
     return False
+
+
+# --- bank details --------------------------------------------------------------------------------
+
+
+def _iban_checks(iban: str) -> list[ValidationCheck]:
+    checksum_ok = _IBAN_CHARS.fullmatch(iban) is not None and mod_97_10.is_valid(iban[4:] + iban[:4])
+    checks = [
+        ValidationCheck(
+            "iban_checksum",
+            checksum_ok,
+            _("IBAN-Prüfsumme stimmt.") if checksum_ok else _("Die Prüfsumme der IBAN stimmt nicht."),
+            ("iban",),
+        )
+    ]
+    country = iban[:2]
+    structure = _IBAN_REGISTRY.info(iban)[0][1].get("bban")
+    if structure is None:
+        message = _("„%(country)s“ ist kein Land, das IBANs vergibt.") % {"country": country}
+        checks.append(ValidationCheck("iban_country_format", False, message, ("iban",)))
+        return checks
+    expected = 4 + _bban_length(structure)
+    if len(iban) != expected:
+        message = _("Eine IBAN aus %(country)s hat %(expected)s Zeichen, diese hat %(actual)s.") % {
+            "country": country,
+            "expected": expected,
+            "actual": len(iban),
+        }
+        checks.append(ValidationCheck("iban_country_format", False, message, ("iban",)))
+        return checks
+    ok = _bban_pattern(structure).fullmatch(iban[4:]) is not None
+    message = (
+        _("Länge und Aufbau der IBAN passen zu %(country)s.")
+        if ok
+        else _("Der Aufbau der IBAN passt nicht zu %(country)s (Ziffern und Buchstaben an falscher Stelle).")
+    ) % {"country": country}
+    checks.append(ValidationCheck("iban_country_format", ok, message, ("iban",)))
+    return checks
+
+
+def _bban_length(structure: str) -> int:
+    """Characters of a BBAN from its registry structure: "8!n10!n" -> 18."""
+    return sum(int(count) for count, _kind in _BBAN_PART.findall(structure))
+
+
+def _bban_pattern(structure: str) -> re.Pattern[str]:
+    """The registry structure as a pattern: n digits, a capital letters, c either ("4!a14!n" for GB)."""
+    return re.compile("".join(f"{_BBAN_CHARS[kind]}{{{count}}}" for count, kind in _BBAN_PART.findall(structure)))
+
+
+def _bic_checks(bic: str, iban: str | None) -> list[ValidationCheck]:
+    format_ok = stdnum_bic.is_valid(bic)
+    checks = [
+        ValidationCheck(
+            "bic_format",
+            format_ok,
+            _("BIC hat ein gültiges Format.")
+            if format_ok
+            else _("Die BIC „%(bic)s“ hat kein gültiges Format (8 oder 11 Zeichen nach ISO 9362).") % {"bic": bic},
+            ("bic",),
+        )
+    ]
+    if not format_ok or iban is None or _IBAN_REGISTRY.info(iban)[0][1].get("bban") is None:
+        return checks
+    bic_country, iban_country = bic[4:6], iban[:2]
+    ok = bic_country in _BIC_COUNTRIES_OF_IBAN.get(iban_country, {iban_country})
+    message = (
+        _("BIC und IBAN gehören zum selben Land.")
+        if ok
+        else _("Die BIC gehört zu %(bic)s, die IBAN zu %(iban)s; beide müssen zum selben Konto gehören.")
+        % {"bic": bic_country, "iban": iban_country}
+    )
+    checks.append(ValidationCheck("bic_matches_iban_country", ok, message, ("bic", "iban")))
+    return checks
+
+
+# --- tax identifiers -----------------------------------------------------------------------------
+
+
+def _vat_id_checks(vat_id: str) -> list[ValidationCheck]:
+    format_ok = vat_id_format_ok(vat_id)
+    checksum_ok = True
+    if format_ok:
+        try:
+            eu_vat.validate(vat_id)
+        except InvalidChecksum:
+            checksum_ok = False
+        except ValidationError:
+            # Stricter national rules than the pattern (a digit that may not be 0, a range): still the form.
+            format_ok = False
+    checks = [
+        ValidationCheck(
+            "vat_id_format",
+            format_ok,
+            _("USt-IdNr. hat ein gültiges Format.")
+            if format_ok
+            else _("Die USt-IdNr. hat kein gültiges Format (z. B. DE und 9 Ziffern)."),
+            ("supplier_vat_id",),
+        )
+    ]
+    if format_ok:
+        message = (
+            _("Die Prüfziffer der USt-IdNr. stimmt.")
+            if checksum_ok
+            else _("Die Prüfziffer der USt-IdNr. %(vat_id)s stimmt nicht; vermutlich wurde eine Ziffer falsch gelesen.")
+            % {"vat_id": vat_id}
+        )
+        checks.append(ValidationCheck("vat_id_checksum", checksum_ok, message, ("supplier_vat_id",)))
+    return checks
+
+
+def _tax_number_check(tax_number: str) -> ValidationCheck:
+    ok = stnr.is_valid(tax_number)
+    message = (
+        _("Die Steuernummer hat das Format eines Bundeslandes.")
+        if ok
+        else _("Die Steuernummer „%(number)s“ passt zu keinem Format der Bundesländer (10, 11 oder 13 Ziffern).")
+        % {"number": tax_number}
+    )
+    return ValidationCheck("tax_number_plausible", ok, message, ("supplier_tax_number",))
+
+
+# --- amounts -------------------------------------------------------------------------------------
+
+
+def _vat_breakdown_check(
+    groups: Sequence[VatGroup], net: Decimal | None, vat: Decimal | None, total: Decimal | None, currency: str
+) -> ValidationCheck:
+    problems = []
+    for group in groups:
+        if group.gross is not None and abs(group.net + group.vat - group.gross) > SUM_TOLERANCE:
+            problems.append(
+                _("%(rate)s %%: Netto %(net)s + USt %(vat)s ergibt %(sum)s, angegeben sind %(gross)s.")
+                % {
+                    "rate": _rate_text(group.rate),
+                    "net": _money(group.net, currency),
+                    "vat": _money(group.vat, currency),
+                    "sum": _money(group.net + group.vat, currency),
+                    "gross": _money(group.gross, currency),
+                }
+            )
+    # Each group is rounded on its own, so the sums may drift by a cent per group.
+    tolerance = SUM_TOLERANCE * len(groups)
+    sums = (
+        (sum((g.net for g in groups), Decimal(0)), net, _("Nettobetrag")),
+        (sum((g.vat for g in groups), Decimal(0)), vat, _("Umsatzsteuer")),
+        (sum((g.net + g.vat for g in groups), Decimal(0)), total, _("Gesamtbetrag")),
+    )
+    for summed, stated, label in sums:
+        if stated is not None and abs(summed - stated) > tolerance:
+            problems.append(
+                _("Die Steuersätze ergeben zusammen %(summed)s, der %(label)s ist %(stated)s.")
+                % {"summed": _money(summed, currency), "label": label, "stated": _money(stated, currency)}
+            )
+    if problems:
+        return ValidationCheck(
+            "vat_breakdown_sum", False, " ".join(problems), ("net_amount", "vat_amount", "total_amount")
+        )
+    return ValidationCheck(
+        "vat_breakdown_sum",
+        True,
+        _("Netto + USt ergibt je Steuersatz den Bruttobetrag."),
+        ("net_amount", "vat_amount", "total_amount"),
+    )
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def _line_item_checks(
+    items: Sequence[dict], net: Decimal | None, total: Decimal | None, currency: str
+) -> list[ValidationCheck]:
+    checks = []
+    line_totals = [_decimal(item.get("line_total")) for item in items]
+    # Only positions that all print a total can be said to make up the invoice.
+    if net is not None and all(value is not None for value in line_totals):
+        summed = sum(line_totals, Decimal(0))
+        if abs(summed - net) <= SUM_TOLERANCE:
+            ok, message = True, _("Die Positionssummen (%(sum)s) ergeben den Nettobetrag.")
+        elif total is not None and total != net and abs(summed - total) <= SUM_TOLERANCE:
+            # Positions priced gross ("Preise inkl. USt", usual on receipts) add up to the total instead.
+            ok, message = True, _("Die Positionssummen (%(sum)s) ergeben den Gesamtbetrag (Bruttopreise).")
+        else:
+            ok, message = False, _("Positionssummen (%(sum)s) ergeben nicht den Nettobetrag (%(net)s).")
+        message %= {"sum": _money(summed, currency), "net": _money(net, currency)}
+        checks.append(ValidationCheck("line_items_sum", ok, message, ("net_amount",)))
+
+    wrong = []
+    checked = 0
+    for index, item in enumerate(items, start=1):
+        quantity, price = _decimal(item.get("quantity")), _decimal(item.get("unit_price"))
+        line_total = _decimal(item.get("line_total"))
+        if quantity is None or price is None or line_total is None:
+            continue
+        checked += 1
+        if abs(quantity * price - line_total) > SUM_TOLERANCE:
+            wrong.append(
+                _("Position %(position)s: %(quantity)s × %(price)s = %(product)s, angegeben sind %(total)s.")
+                % {
+                    "position": item.get("position") or index,
+                    "quantity": _rate_text(quantity),
+                    "price": _money(price, currency),
+                    "product": _money((quantity * price).quantize(SUM_TOLERANCE), currency),
+                    "total": _money(line_total, currency),
+                }
+            )
+    if checked:
+        ok = not wrong
+        message = _("Menge × Einzelpreis ergibt in jeder Position den Positionsbetrag.") if ok else " ".join(wrong)
+        checks.append(ValidationCheck("line_item_arithmetic", ok, message, ()))
+    return checks
+
+
+def _currency_check(code: str) -> ValidationCheck:
+    ok = code in _ACTIVE_CURRENCIES
+    message = (
+        _("Währung %(code)s ist bekannt.") if ok else _("„%(code)s“ ist keine gültige Währung nach ISO 4217.")
+    ) % {"code": code}
+    return ValidationCheck("currency_known", ok, message, ("currency",))
+
+
+def _credit_note_sign_check(amounts: dict[str, Decimal]) -> ValidationCheck:
+    negative = [name for name, value in amounts.items() if value < 0]
+    if not negative:
+        return ValidationCheck(
+            "credit_note_amounts_positive", True, _("Die Beträge der Gutschrift sind positiv."), tuple(amounts)
+        )
+    message = _(
+        "Die Gutschrift enthält negative Beträge (%(names)s); Gutschriften werden mit positiven Beträgen "
+        "erfasst, die Richtung ergibt sich aus dem Dokumenttyp."
+    ) % {"names": ", ".join(_AMOUNT_NAMES[name] for name in negative)}
+    return ValidationCheck("credit_note_amounts_positive", False, message, tuple(negative))
+
+
+_AMOUNT_NAMES = {"net_amount": "Nettobetrag", "vat_amount": "Umsatzsteuer", "total_amount": "Gesamtbetrag"}
