@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from ablage.models import BaseModel, SoftDeleteModel
@@ -154,6 +154,15 @@ class Document(SoftDeleteModel):
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Review queue (documents.review_queue): a clerk's claim on a document in review, held
+    # until ``claimed_until``; an expired claim may be taken over by anyone.
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="claimed_documents"
+    )
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    # 0..1, recomputed by review_queue_refresh_priorities(); null until first computed.
+    review_priority = models.FloatField(null=True, blank=True)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("Dokument")
@@ -171,11 +180,22 @@ class Document(SoftDeleteModel):
                 condition=~Q(status__in=["rejected", "dead"]) | ~Q(status_reason=""),
                 name="document_rejection_has_reason",
             ),
+            # A clerk works on one document at a time; two tabs claiming at once cannot both win.
+            models.UniqueConstraint(
+                fields=["claimed_by"], condition=Q(claimed_by__isnull=False), name="document_one_claim_per_user"
+            ),
         ]
         indexes = [
             models.Index(fields=["owner", "status"], name="document_owner_status_idx"),
             # The review queue: "documents waiting for a clerk, oldest first".
             models.Index(fields=["created_at"], name="document_review_queue_idx", condition=Q(status="review")),
+            # review_queue(user) / review_claim_next(): "documents in review, highest priority first".
+            models.Index(
+                F("review_priority").desc(nulls_last=True),
+                "created_at",
+                name="document_review_priority_idx",
+                condition=Q(status="review"),
+            ),
         ]
 
     def __str__(self):

@@ -1,0 +1,204 @@
+"""The review queue: which document a clerk should look at next, and who is looking at it.
+
+Priority (0..1, higher first) weighs four signals, each normalised to 0..1:
+
+    0.4 × (1 − overall confidence)      unknown confidence counts as 0
+    0.3 × SLA proximity                 0 on arrival, 1 at or past the deadline
+    0.2 × line items                    min(n, 20) / 20
+    0.1 × amount                        min(|total|, 10 000) / 10 000
+
+The deadline is ``created_at`` + ``review.sla_hours.<document type>`` hours (SystemConfig),
+falling back to ``review.sla_hours.default`` and then to 48 hours.
+
+Claims are taken without locks (STYLE.md): a guarded ``UPDATE ... WHERE unclaimed or expired``
+and the claim counts only when exactly one row changed. A partial unique constraint
+(``document_one_claim_per_user``) keeps a clerk to one claim even across two browser tabs.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ablage.errors import ApplicationError
+from documents.models import Document
+from documents.selectors import reviewable_documents
+from system.selectors import config_get
+
+CLAIM_DURATION = timedelta(minutes=15)
+DEFAULT_SLA_HOURS = 48
+
+WEIGHT_CONFIDENCE = 0.4
+WEIGHT_SLA = 0.3
+WEIGHT_LINE_ITEMS = 0.2
+WEIGHT_AMOUNT = 0.1
+LINE_ITEMS_CAP = 20
+AMOUNT_CAP = Decimal("10000")
+
+# Candidates fetched per round of review_claim_next. A round where every guarded update
+# loses means other clerks claimed those documents; the next round's query no longer sees
+# them. The cap on rounds bounds the loop even if claims and releases keep racing.
+CLAIM_BATCH = 20
+CLAIM_MAX_ROUNDS = 10
+
+
+# --- priority ---------------------------------------------------------------------------
+
+
+def review_sla_hours(document_type: str) -> int:
+    """Hours a document of this type may wait for review."""
+    hours = config_get(f"review.sla_hours.{document_type}", default=None)
+    if hours is None:
+        hours = config_get("review.sla_hours.default", default=DEFAULT_SLA_HOURS)
+    if hours <= 0:
+        raise ApplicationError(
+            _("Prüf-SLA für „%(type)s“ muss mindestens eine Stunde sein, ist %(hours)s.")
+            % {"type": document_type, "hours": hours},
+            code="config_invalid_sla",
+            status_code=500,
+        )
+    return hours
+
+
+def review_sla_due_at(document: Document) -> datetime:
+    return document.created_at + timedelta(hours=review_sla_hours(document.document_type))
+
+
+def review_sla_proximity(*, created_at: datetime, due_at: datetime, now: datetime) -> float:
+    """0 when the document just arrived, rising linearly to 1 at (and past) the deadline."""
+    window = (due_at - created_at).total_seconds()
+    elapsed = (now - created_at).total_seconds()
+    return min(max(elapsed / window, 0.0), 1.0)
+
+
+def review_priority_score(document: Document, *, due_at: datetime, now: datetime) -> float:
+    confidence = document.overall_confidence if document.overall_confidence is not None else 0.0
+    line_items = len(document.line_items) if isinstance(document.line_items, list) else 0
+    amount = abs(document.total_amount) if document.total_amount is not None else Decimal(0)
+    score = (
+        WEIGHT_CONFIDENCE * (1.0 - confidence)
+        + WEIGHT_SLA * review_sla_proximity(created_at=document.created_at, due_at=due_at, now=now)
+        + WEIGHT_LINE_ITEMS * min(line_items, LINE_ITEMS_CAP) / LINE_ITEMS_CAP
+        + WEIGHT_AMOUNT * float(min(amount, AMOUNT_CAP) / AMOUNT_CAP)
+    )
+    return round(score, 6)
+
+
+def review_queue_refresh_priorities(*, now: datetime | None = None) -> int:
+    """Recompute priority and SLA deadline of every document in review; returns how many.
+
+    SLA proximity grows with time, so this is meant to run periodically (a Celery beat
+    task calls it) and may run any number of times.
+    """
+    now = now or timezone.now()
+    documents = list(
+        Document.objects.filter(status=Document.Status.REVIEW).only(
+            "id", "created_at", "document_type", "overall_confidence", "line_items", "total_amount"
+        )
+    )
+    for document in documents:
+        document.sla_due_at = review_sla_due_at(document)
+        document.review_priority = review_priority_score(document, due_at=document.sla_due_at, now=now)
+    Document.objects.bulk_update(documents, ["review_priority", "sla_due_at"], batch_size=500)
+    return len(documents)
+
+
+# --- selectors --------------------------------------------------------------------------
+
+
+def review_queue(user) -> QuerySet[Document]:
+    """Documents in review the user may decide, most urgent first (not yet scored ones last)."""
+    return (
+        reviewable_documents(user)
+        .filter(status=Document.Status.REVIEW)
+        .select_related("claimed_by")
+        .order_by(F("review_priority").desc(nulls_last=True), "created_at")
+    )
+
+
+def _claimable(now: datetime) -> Q:
+    return Q(claimed_by__isnull=True) | Q(claimed_until__lt=now)
+
+
+def review_current_claim(*, user, now: datetime | None = None) -> Document | None:
+    """The document the user holds an unexpired claim on, if it is still in review."""
+    now = now or timezone.now()
+    return review_queue(user).filter(claimed_by=user, claimed_until__gte=now).first()
+
+
+# --- services ---------------------------------------------------------------------------
+
+
+def review_claim_next(*, user, now: datetime | None = None) -> Document | None:
+    """Claim the most urgent unclaimed (or expired) document of the user's queue.
+
+    A user who already holds an active claim gets that document back with the claim
+    extended. Returns None when nothing is left to claim.
+    """
+    now = now or timezone.now()
+    until = now + CLAIM_DURATION
+    current = review_current_claim(user=user, now=now)
+    if current is not None:
+        Document.objects.filter(id=current.id, claimed_by=user).update(claimed_until=until)
+        current.claimed_until = until
+        return current
+    # Whatever the user still holds is expired or no longer in review (approved meanwhile);
+    # it must go before the one-claim-per-user constraint lets a new claim in.
+    Document.objects.filter(claimed_by=user).update(claimed_by=None, claimed_until=None)
+
+    queue = review_queue(user)
+    for _round in range(CLAIM_MAX_ROUNDS):
+        candidates = list(queue.filter(_claimable(now)).values_list("id", flat=True)[:CLAIM_BATCH])
+        if not candidates:
+            return None
+        for candidate_id in candidates:
+            try:
+                with transaction.atomic():
+                    # The WHERE clause is re-checked by PostgreSQL after a concurrent update of the
+                    # same row commits, so only one of two racing clerks sees a changed row.
+                    changed = (
+                        Document.objects.filter(id=candidate_id, status=Document.Status.REVIEW)
+                        .filter(_claimable(now))
+                        .update(claimed_by=user, claimed_until=until)
+                    )
+            except IntegrityError:
+                # The same user claimed something in another request a moment ago.
+                return review_current_claim(user=user, now=now)
+            if changed == 1:
+                return queue.get(id=candidate_id)
+    return None
+
+
+def review_release(*, document: Document, user) -> None:
+    """Give a claimed document back to the queue."""
+    released = Document.objects.filter(id=document.id, claimed_by=user).update(claimed_by=None, claimed_until=None)
+    if released != 1:
+        raise ApplicationError(
+            _("Sie bearbeiten „%(title)s“ nicht; es gibt nichts zurückzugeben.") % {"title": document.title},
+            code="not_claimed",
+            status_code=409,
+        )
+    document.claimed_by = None
+    document.claimed_until = None
+
+
+# --- presentation helper ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlaState:
+    overdue: bool
+    hours_left: int
+    due_at: datetime
+
+
+def review_sla_state(document: Document, *, now: datetime | None = None) -> SlaState:
+    """Whether the document is past its deadline, and whole hours left otherwise."""
+    now = now or timezone.now()
+    due_at = document.sla_due_at or review_sla_due_at(document)
+    remaining = (due_at - now).total_seconds()
+    return SlaState(overdue=remaining <= 0, hours_left=max(int(remaining // 3600), 0), due_at=due_at)
