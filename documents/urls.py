@@ -16,3 +16,11 @@ urlpatterns = [
     path("dokumente/<uuid:document_id>/seiten/<int:page_number>.jpg", views.document_page_image, name="page-image"),
     path("dokumente/<uuid:document_id>/zeile/", views.document_status, name="row"),
 ]
+
+# Review queue and full-text search.
+urlpatterns += [
+    path("pruefung/", views.review_queue_page, name="queue"),
+    path("pruefung/naechstes/", views.review_queue_claim_next, name="queue-claim-next"),
+    path("pruefung/<uuid:document_id>/zurueckgeben/", views.review_queue_release, name="queue-release"),
+    path("suche/", views.document_search_page, name="search"),
+]

@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -21,6 +22,14 @@ from ablage.errors import ApplicationError
 from documents import services
 from documents.field_labels import CORE_FIELDS, FIELD_LABELS
 from documents.models import Document
+from documents.review_queue import (
+    review_claim_next,
+    review_current_claim,
+    review_queue,
+    review_release,
+    review_sla_state,
+)
+from documents.search import document_search
 from documents.selectors import reviewable_documents, visible_documents, with_progress
 
 ACTIVE_STATUSES = (Document.Status.QUEUED, Document.Status.PROCESSING)
@@ -247,3 +256,70 @@ def document_status(request, document_id):
     """A document's row, for live refresh of a single line."""
     document = get_object_or_404(with_progress(visible_documents(request.user)), id=document_id)
     return render(request, "documents/partials/row.html", {"document": document})
+
+
+# --- review queue and search --------------------------------------------------------------
+
+
+def _require_reviewer(user) -> None:
+    if not user.has_perm("documents.review_document"):
+        raise PermissionDenied
+
+
+@login_required
+@require_GET
+def review_queue_page(request):
+    """Documents waiting for review, most urgent first, with their deadline and who works on them."""
+    _require_reviewer(request.user)
+    now = timezone.now()
+    page = Paginator(review_queue(request.user).prefetch_related("fields"), 50).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "rows": [{"document": document, "sla": review_sla_state(document, now=now)} for document in page.object_list],
+        "current_claim": review_current_claim(user=request.user, now=now),
+        "now": now,
+    }
+    if request.htmx and request.GET.get("partial") == "table":
+        return render(request, "documents/partials/queue_table.html", context)
+    return render(request, "documents/queue.html", context)
+
+
+@login_required
+@require_POST
+def review_queue_claim_next(request):
+    """The button „Nächstes Dokument“: claim the most urgent free document and open it."""
+    _require_reviewer(request.user)
+    document = review_claim_next(user=request.user)
+    if document is None:
+        messages.info(request, _("Keine offenen Dokumente in der Prüfung."))
+        return redirect("documents:queue")
+    return redirect("documents:review", document_id=document.id)
+
+
+@login_required
+@require_POST
+def review_queue_release(request, document_id):
+    document = _get_document_for_user(request.user, document_id, review=True)
+    try:
+        review_release(document=document, user=request.user)
+    except ApplicationError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, _("„%(title)s“ ist wieder frei.") % {"title": document.title})
+    return redirect("documents:queue")
+
+
+@login_required
+@require_GET
+def document_search_page(request):
+    query = request.GET.get("q", "").strip()
+    error = None
+    hits = []
+    try:
+        hits = document_search(user=request.user, query=query)
+    except ApplicationError as refusal:
+        error = refusal.message
+    context = {"query": query, "hits": hits, "error": error}
+    if request.htmx and request.GET.get("partial") == "results":
+        return render(request, "documents/partials/search_results.html", context, status=400 if error else 200)
+    return render(request, "documents/search.html", context, status=400 if error else 200)
