@@ -4,6 +4,8 @@ import hashlib
 import io
 import logging
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import PurePath
 
@@ -17,7 +19,16 @@ from django.utils.dateparse import parse_date
 
 from ablage.errors import ApplicationError
 from documents import events
-from documents.models import Document, DocumentPage, DocumentVersion, ExtractedField, JobEvent, OCRResult, ProcessingJob
+from documents.models import (
+    Document,
+    DocumentPage,
+    DocumentVersion,
+    ExtractedField,
+    JobEvent,
+    OCRResult,
+    ProcessingJob,
+    Tag,
+)
 from documents.progress import progress_text
 from monitoring.services import audit_log_record
 from ocr.errors import StopProcessing
@@ -154,6 +165,87 @@ def _enqueue(job: ProcessingJob) -> None:
     from documents.tasks import process_document
 
     process_document.apply_async(args=[str(job.id)], queue=job.queue, priority=job.document.priority)
+
+
+MAX_BATCH_FILES = 50
+
+
+@dataclass(frozen=True)
+class IngestFile:
+    """One file to ingest. ``read`` is called late so that an over-size upload is refused unread."""
+
+    filename: str
+    read: Callable[[], bytes]
+    source_reference: str = ""
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What became of one file: a document, or the refusal that kept it out."""
+
+    filename: str
+    document: Document | None = None
+    refusal: ApplicationError | None = None
+
+
+def document_ingest_batch(
+    *,
+    owner,
+    files: list[IngestFile],
+    source: str = Document.Source.API,
+    priority: int = 5,
+    tags: list[str] | tuple[str, ...] = (),
+) -> list[IngestOutcome]:
+    """Ingest each file on its own, in order, and tag it; one refused file never stops the others.
+
+    Refuses the whole batch (nothing stored) when it has no or too many files, or a tag name
+    is unusable. Tags are created when missing (matched case-insensitively) and attached in
+    the file's transaction, so the job is enqueued only once the document carries them.
+    """
+    if not files:
+        raise ApplicationError("Bitte mindestens eine Datei senden.", code="no_files")
+    if len(files) > MAX_BATCH_FILES:
+        raise ApplicationError(
+            f"Zu viele Dateien ({len(files)}); höchstens {MAX_BATCH_FILES} pro Sendung.", code="too_many_files"
+        )
+    tag_names = list(dict.fromkeys(name.strip() for name in tags if name.strip()))
+    for name in tag_names:
+        if len(name) > 100:
+            raise ApplicationError(
+                f"Das Schlagwort „{name[:40]}…“ ist zu lang; erlaubt sind 100 Zeichen.", code="invalid_tag"
+            )
+    outcomes = []
+    for file in files:
+        filename = clean_filename(file.filename)
+        document = None
+        try:
+            with transaction.atomic():
+                document = document_ingest(
+                    owner=owner,
+                    filename=file.filename,
+                    data=file.read(),
+                    source=source,
+                    source_reference=file.source_reference,
+                    title=file.title,
+                    priority=priority,
+                )
+                document.tags.add(
+                    *(
+                        Tag.objects.filter(name__iexact=name).first() or Tag.objects.get_or_create(name=name)[0]
+                        for name in tag_names
+                    )
+                )
+        except ApplicationError as refusal:
+            outcomes.append(IngestOutcome(filename, refusal=refusal))
+            continue
+        except Exception:
+            if document is not None:
+                # The row went with the rolled-back transaction; its original must not stay behind.
+                default_storage.delete(document.storage_key)
+            raise
+        outcomes.append(IngestOutcome(filename, document=document))
+    return outcomes
 
 
 # --- processing ----------------------------------------------------------------------------

@@ -71,10 +71,70 @@ class DocumentDetailOutputSerializer(DocumentOutputSerializer):
         fields = [*DocumentOutputSerializer.Meta.fields, "fields", "line_items", "validation", "timings_ms"]
 
 
+def _tag_names(value: str) -> list[str]:
+    """``"Steuer, 2026,steuer"`` -> ``["Steuer", "2026"]``: trimmed, blanks and repeats dropped."""
+    names = {}
+    for name in value.split(","):
+        name = name.strip()
+        if name and name.casefold() not in names:
+            names[name.casefold()] = name
+    for name in names.values():
+        if len(name) > 100:
+            raise serializers.ValidationError(f"Das Schlagwort „{name[:40]}…“ ist zu lang; erlaubt sind 100 Zeichen.")
+    return list(names.values())
+
+
 class DocumentUploadInputSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True)
     title = serializers.CharField(required=False, allow_blank=True, max_length=255)
     priority = serializers.IntegerField(required=False, min_value=1, max_value=10, default=5)
+    tags = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Schlagwörter, durch Kommas getrennt; fehlende werden angelegt.",
+    )
+
+    def validate_tags(self, value: str) -> list[str]:
+        return _tag_names(value)
+
+
+class DocumentBatchInputSerializer(serializers.Serializer):
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        default=list,
+        help_text="Das Feld wiederholen, eine Datei je Eintrag (höchstens 50).",
+    )
+    priority = serializers.IntegerField(required=False, min_value=1, max_value=10, default=5)
+    tags = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Schlagwörter für alle Dateien, durch Kommas getrennt; fehlende werden angelegt.",
+    )
+
+    def validate_tags(self, value: str) -> list[str]:
+        return _tag_names(value)
+
+
+class ErrorOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class BatchResultOutputSerializer(serializers.Serializer):
+    filename = serializers.CharField()
+    status = serializers.ChoiceField(choices=["accepted", "rejected"])
+    document = DocumentOutputSerializer(allow_null=True)
+    error = ErrorOutputSerializer(allow_null=True)
+
+
+class BatchOutputSerializer(serializers.Serializer):
+    results = BatchResultOutputSerializer(many=True, help_text="Ein Ergebnis je Datei, in der gesendeten Reihenfolge.")
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    error = ErrorOutputSerializer(required=False, help_text="Nur wenn keine Datei angenommen wurde.")
 
 
 class FieldsInputSerializer(serializers.Serializer):

@@ -1,3 +1,4 @@
+from django.core.exceptions import TooManyFilesSent
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -7,8 +8,11 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ablage.errors import ApplicationError
 from documents import services
 from documents.api.serializers import (
+    BatchOutputSerializer,
+    DocumentBatchInputSerializer,
     DocumentDetailOutputSerializer,
     DocumentOutputSerializer,
     DocumentUploadInputSerializer,
@@ -42,15 +46,81 @@ class DocumentListCreateApi(ListAPIView):
         serializer = DocumentUploadInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
-        document = services.document_ingest(
+        # A batch of one: the same refusals (and status codes) as ever, and the tags are
+        # attached before the job is enqueued.
+        [outcome] = services.document_ingest_batch(
             owner=request.user,
-            filename=upload.name,
-            data=services.read_upload(upload),
+            files=[
+                services.IngestFile(
+                    filename=upload.name,
+                    read=lambda: services.read_upload(upload),
+                    title=serializer.validated_data.get("title", ""),
+                )
+            ],
             source=Document.Source.API,
-            title=serializer.validated_data.get("title", ""),
             priority=serializer.validated_data["priority"],
+            tags=serializer.validated_data["tags"],
         )
-        return Response(DocumentOutputSerializer(document).data, status=status.HTTP_202_ACCEPTED)
+        if outcome.refusal is not None:
+            raise outcome.refusal
+        return Response(DocumentOutputSerializer(outcome.document).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DocumentBatchApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request=DocumentBatchInputSerializer,
+        responses={202: BatchOutputSerializer, 207: BatchOutputSerializer, 400: BatchOutputSerializer},
+        description="Bis zu 50 Dateien (Feld `files` wiederholt). Ein Ergebnis je Datei; eine abgelehnte "
+        "Datei hält die übrigen nicht auf. 202: alle angenommen, 207: gemischt, 400: keine angenommen.",
+    )
+    def post(self, request):
+        if not request.user.has_perm("documents.add_document"):
+            raise PermissionDenied("Keine Berechtigung zum Hochladen.")
+        try:
+            data = request.data
+        except TooManyFilesSent:
+            # Django stops parsing at DATA_UPLOAD_MAX_NUMBER_FILES, before our own limit is seen.
+            raise ApplicationError(
+                f"Zu viele Dateien; höchstens {services.MAX_BATCH_FILES} pro Sendung.", code="too_many_files"
+            ) from None
+        serializer = DocumentBatchInputSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        outcomes = services.document_ingest_batch(
+            owner=request.user,
+            files=[
+                services.IngestFile(filename=upload.name, read=lambda upload=upload: services.read_upload(upload))
+                for upload in serializer.validated_data["files"]
+            ],
+            source=Document.Source.API,
+            priority=serializer.validated_data["priority"],
+            tags=serializer.validated_data["tags"],
+        )
+        accepted = sum(1 for outcome in outcomes if outcome.document is not None)
+        body = {
+            "results": [
+                {
+                    "filename": outcome.filename,
+                    "status": "accepted" if outcome.document is not None else "rejected",
+                    "document": outcome.document,
+                    "error": {"code": outcome.refusal.code, "message": outcome.refusal.message}
+                    if outcome.refusal is not None
+                    else None,
+                }
+                for outcome in outcomes
+            ],
+            "accepted": accepted,
+            "rejected": len(outcomes) - accepted,
+        }
+        if accepted == len(outcomes):
+            code = status.HTTP_202_ACCEPTED
+        elif accepted:
+            code = status.HTTP_207_MULTI_STATUS
+        else:
+            code = status.HTTP_400_BAD_REQUEST
+            body["error"] = {"code": "all_files_rejected", "message": "Keine der Dateien wurde angenommen."}
+        return Response(BatchOutputSerializer(body).data, status=code)
 
 
 class DocumentDetailApi(APIView):
