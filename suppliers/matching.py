@@ -52,7 +52,7 @@ SHORT_NAME_THRESHOLD = 92
 AMBIGUITY_MARGIN = 3
 # Two companies with the same name but different legal forms (Müller GmbH, Müller KG) are
 # different companies; OCR rarely turns one legal form into another.
-LEGAL_FORM_PENALTY = 10
+LEGAL_FORM_PENALTY = 20
 
 # A name, even an exact one, proves less than an identifier.
 NAME_CONFIDENCE_CAP = 0.95
@@ -357,13 +357,19 @@ def _match_by_phrase(phrase: list[tuple[str, int, str]]) -> SupplierMatch | None
 # The per-process index ---------------------------------------------------------------------------
 
 
+def _collapse_whitespace(text: str) -> str:
+    # Line breaks inside a name ("Müller Bürobedarf\nGmbH") would be tokens of their own.
+    return re.sub(r"\s+", " ", text)
+
+
 def _phrase_fold(text: str) -> str:
-    """Accents off, one character for one (so offsets stay valid), whitespace runs to one space."""
+    """Accents off, one character for one, so offsets into the folded text are offsets into
+    the original (after ``_collapse_whitespace``) and evidence can quote what was printed."""
     folded = []
     for char in text:
         base = _strip_accents(char)
         folded.append(base if len(base) == 1 else char)
-    return re.sub(r"\s+", " ", "".join(folded))
+    return "".join(folded)
 
 
 _TRAILING_LEGAL_FORM = re.compile(
@@ -376,7 +382,7 @@ _TRAILING_LEGAL_FORM = re.compile(
 def _phrase_patterns(name: str) -> list[str]:
     """The name as printed, and without its legal form when what remains still identifies
     ("Müller Bürobedarf", but not "Schmidt", which would match every Herr Schmidt)."""
-    full = _phrase_fold(name).strip()
+    full = _phrase_fold(_collapse_whitespace(name)).strip()
     patterns = [full] if len(re.sub(r"\W", "", full)) >= 4 else []
     core = full
     while (stripped := _TRAILING_LEGAL_FORM.sub("", core).strip()) != core:
@@ -447,11 +453,13 @@ class _SupplierIndex:
     def phrase_candidates(self, text: str) -> list[tuple[str, int, str]]:
         """(supplier id, occurrences, text matched) for names found in ``text``, most often and
         earliest first."""
-        doc = self.nlp.make_doc(_phrase_fold(text))
+        printed = _collapse_whitespace(text)
+        doc = self.nlp.make_doc(_phrase_fold(printed))
         found: dict[str, list] = {}
         for match_id, start, end in self.matcher(doc):
             supplier_id = self.nlp.vocab.strings[match_id]
-            found.setdefault(supplier_id, []).append((start, doc[start:end].text))
+            span = doc[start:end]
+            found.setdefault(supplier_id, []).append((start, printed[span.start_char : span.end_char]))
         # Overlapping patterns of one supplier (full name and core) count once per place.
         ranked = []
         for supplier_id, spans in found.items():
