@@ -16,7 +16,9 @@ OCR text of its page, with free start and end (a semi-global alignment), and the
 needs are summed and divided by the true text's length. Tesseract may read two columns in a
 different order than the PDF stores them, or join a label and its value into one line; that
 is not a recognition error and costs nothing here. Text the OCR invents (speckles read as
-characters) is not counted; the mean confidence and the field rate show that instead.
+characters) is not counted; the mean confidence and the field rate show that instead. A line
+the OCR lost entirely costs at most its length, less what it matches by chance elsewhere, so
+lost text is somewhat understated; the figure is for comparing variants, not an absolute CER.
 """
 
 import multiprocessing
