@@ -451,8 +451,9 @@ class _SupplierIndex:
         return [(supplier_id, score, known) for supplier_id, (score, known) in ranked]
 
     def phrase_candidates(self, text: str) -> list[tuple[str, int, str]]:
-        """(supplier id, occurrences, text matched) for names found in ``text``, most often and
-        earliest first."""
+        """(supplier id, occurrences, text matched) for names found in ``text``: most often first,
+        then the longer name ("Becker Druck GmbH" over the core "Becker Druck" of "Becker Druck
+        KG"), then the earlier one."""
         printed = _collapse_whitespace(text)
         doc = self.nlp.make_doc(_phrase_fold(printed))
         found: dict[str, list] = {}
@@ -467,7 +468,7 @@ class _SupplierIndex:
             distinct = [p for i, p in enumerate(places) if i == 0 or p - places[i - 1] > 3]
             longest = max(spans, key=lambda span: len(span[1]))[1]
             ranked.append((supplier_id, len(distinct), longest, places[0]))
-        ranked.sort(key=lambda item: (-item[1], item[3]))
+        ranked.sort(key=lambda item: (-item[1], -len(item[2]), item[3]))
         return [(supplier_id, count, matched) for supplier_id, count, matched, _first in ranked]
 
 

@@ -236,6 +236,15 @@ def test_it_prefers_the_supplier_named_most_often_when_the_text_names_several(mu
     assert match.confidence == 0.75
 
 
+def test_it_prefers_the_full_printed_name_over_a_sister_company_with_the_same_core(db):
+    Supplier.objects.create(name="Becker Druck KG")
+    gmbh = Supplier.objects.create(name="Becker Druck GmbH")
+
+    match = match_supplier(fields={}, text="Becker Druck GmbH · Am Markt 1 · 36037 Fulda\nRechnung")
+
+    assert match.supplier == gmbh
+
+
 def test_it_sees_suppliers_added_after_the_index_was_built(mueller):
     assert match_supplier(fields={"supplier_name": "Stadtwerke Musterstadt GmbH"}) is None
 
