@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api-v1"))),
     path("konto/", include("accounts.urls")),
+    path("lieferanten/", include("suppliers.urls")),
     path("", include("documents.urls")),
 ]
 

@@ -2,7 +2,8 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from ablage.models import BaseModel, SoftDeleteModel
@@ -189,9 +190,10 @@ class Document(SoftDeleteModel):
             models.Index(fields=["owner", "status"], name="document_owner_status_idx"),
             # The review queue: "documents waiting for a clerk, oldest first".
             models.Index(fields=["created_at"], name="document_review_queue_idx", condition=Q(status="review")),
-            # review_queue(user) / review_claim_next(): "documents in review, highest priority first".
+            # review_queue(user) / review_claim_next(): "documents in review, highest priority first,
+            # not yet scored ones last". Coalesce, not NULLS LAST: SQLite cannot index NULLS LAST.
             models.Index(
-                F("review_priority").desc(nulls_last=True),
+                Coalesce(F("review_priority"), Value(-1.0)).desc(),
                 "created_at",
                 name="document_review_priority_idx",
                 condition=Q(status="review"),

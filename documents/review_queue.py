@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -116,7 +117,9 @@ def review_queue(user) -> QuerySet[Document]:
         reviewable_documents(user)
         .filter(status=Document.Status.REVIEW)
         .select_related("claimed_by")
-        .order_by(F("review_priority").desc(nulls_last=True), "created_at")
+        # The same expression as document_review_priority_idx, so PostgreSQL can read the
+        # queue in index order; -1 puts documents not yet scored after every scored one.
+        .order_by(Coalesce(F("review_priority"), Value(-1.0)).desc(), "created_at")
     )
 
 

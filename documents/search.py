@@ -3,10 +3,11 @@
 PostgreSQL: German full-text search over the title (weight A), the extracted field values
 (weight B) and the current OCR text (weight C), ranked with ``ts_rank`` and shown with a
 ``ts_headline`` snippet. The German configuration stems ("Rechnungen" and "Rechnung" both
-become ``rechnung``), lower-cases umlauts ("GEBÜHREN" finds "Gebühren") and its Snowball
-stemmer folds ß to ss, so "Strasse" finds "Straße" and the other way round. It does not
-fold umlauts to their transcription: "Mueller" does not find "Müller" (that would need the
-``unaccent`` extension).
+become ``rechnung``), lower-cases umlauts ("GEBÜHREN" finds "Gebühren"), and its Snowball
+stemmer folds ß to ss and drops the umlaut dots: "Strasse" finds "Straße" (and back),
+"Gebuhren" finds "Gebühren". It does not know transcriptions ("Mueller" does not find
+"Müller") nor compounds ("Straße" does not find "Hauptstraße"); websearch syntax works
+("Strom -Mahnung", "\"Lange Straße\"", "Strom or Gas").
 
 SQLite (the embedded default): every word of the query must occur in the title, the current
 OCR text or a field value; a snippet around the first hit. SQLite's LIKE ignores case for
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from django.contrib.postgres.aggregates import StringAgg
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, Subquery, Value
+from django.db.models import Exists, OuterRef, Q, Subquery, TextField, Value
 from django.db.models.functions import Coalesce, Concat
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -75,8 +76,8 @@ def _field_values():
 
 
 def _search_postgres(documents, query: str, limit: int) -> list[SearchHit]:
-    ocr_text = Coalesce(_current_ocr_text(), Value(""))
-    field_values = Coalesce(_field_values(), Value(""))
+    ocr_text = Coalesce(_current_ocr_text(), Value(""), output_field=TextField())
+    field_values = Coalesce(_field_values(), Value(""), output_field=TextField())
     vector = (
         SearchVector("title", config=SEARCH_CONFIG, weight="A")
         + SearchVector(field_values, config=SEARCH_CONFIG, weight="B")
@@ -89,7 +90,7 @@ def _search_postgres(documents, query: str, limit: int) -> list[SearchHit]:
     token = secrets.token_hex(8)
     start, stop = f"hlstart{token}", f"hlstop{token}"
     headline = SearchHeadline(
-        Concat("title", Value("\n"), field_values, Value("\n"), ocr_text),
+        Concat("title", Value("\n"), field_values, Value("\n"), ocr_text, output_field=TextField()),
         search_query,
         config=SEARCH_CONFIG,
         start_sel=start,
@@ -126,7 +127,7 @@ def _search_simple(documents, query: str, limit: int) -> list[SearchHit]:
             | Exists(ExtractedField.objects.filter(document=OuterRef("pk"), value__icontains=term))
         )
     rows = (
-        documents.annotate(ocr_text=Coalesce(_current_ocr_text(), Value("")))
+        documents.annotate(ocr_text=Coalesce(_current_ocr_text(), Value(""), output_field=TextField()))
         .prefetch_related("fields")
         .order_by("-created_at")[:limit]
     )

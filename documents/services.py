@@ -375,6 +375,7 @@ def _persist_output(job: ProcessingJob, output) -> None:
                     f"einvoices/{document.id}/{clean_filename(name)}", ContentFile(output.einvoice.xml)
                 )
                 written_keys.append(einvoice_key)
+        supplier_match = _match_supplier(document, output)
         archive_key = ""
         if output.archive_pdf:
             archive_key = default_storage.save(
@@ -410,6 +411,7 @@ def _persist_output(job: ProcessingJob, output) -> None:
             new_status = _apply_extraction(
                 locked_document,
                 output,
+                supplier_match=supplier_match,
                 thumbnails=thumbnails,
                 archive_key=archive_key,
                 einvoice_key=einvoice_key,
@@ -529,13 +531,58 @@ def _record_fields(document, extraction, *, einvoice: bool) -> None:
     ExtractedField.objects.filter(id__in=stale).delete()
 
 
+def _match_supplier(document, output):
+    """The sender from master data (USt-IdNr., IBAN, Steuernummer, sender e-mail, then name)."""
+    from suppliers.matching import match_supplier
+
+    fields = {name: value.normalized for name, value in output.extraction.fields.items()}
+    text = "\n".join(page.content.text for page in output.pages)
+    sender = document.source_reference if document.source == Document.Source.EMAIL else ""
+    return match_supplier(fields=fields, text=text, sender_email=sender)
+
+
+def _supplier_checks(match) -> list[dict]:
+    """An unknown supplier is no failure (the review screen offers to create it); a conflict is."""
+    if match is None:
+        return []
+    if match.conflicts:
+        return [
+            {
+                "rule": "supplier_known",
+                "ok": False,
+                "fields": ["supplier_vat_id", "iban"],
+                "message": f"Lieferant {match.supplier.name}: " + " ".join(match.evidence),
+            }
+        ]
+    return [
+        {
+            "rule": "supplier_known",
+            "ok": True,
+            "fields": ["supplier_name"],
+            "message": f"Lieferant erkannt: {match.supplier.name} ({' '.join(match.evidence)})",
+        }
+    ]
+
+
 def _apply_extraction(
-    document, output, *, thumbnails: dict, archive_key: str, einvoice_key: str, einvoice_format: str
+    document,
+    output,
+    *,
+    supplier_match,
+    thumbnails: dict,
+    archive_key: str,
+    einvoice_key: str,
+    einvoice_format: str,
 ) -> str:
     extraction = output.extraction
     fields = {field.name: field for field in document.fields.all()}
-    approved = output.decision == "auto_approve"
+    decision = output.decision
+    if supplier_match is not None and supplier_match.conflicts:
+        # Identifiers of two different suppliers on one invoice (e.g. a foreign IBAN): a person decides.
+        decision = Document.Decision.REVIEW
+    approved = decision == "auto_approve"
     new_status = Document.Status.APPROVED if approved else Document.Status.REVIEW
+    supplier = supplier_match.supplier if supplier_match is not None else document.supplier
     changed = Document.objects.filter(id=document.id, status=Document.Status.PROCESSING).update(
         status=new_status,
         status_reason="",
@@ -545,9 +592,10 @@ def _apply_extraction(
         ocr_backend=output.ocr_backend,
         page_count=len(output.pages),
         overall_confidence=max(0.0, min(1.0, extraction.overall_confidence)),
-        decision=output.decision,
+        decision=decision,
+        supplier=supplier,
         line_items=extraction.line_items,
-        validation=[_check_json(check) for check in extraction.validation],
+        validation=[*(_check_json(check) for check in extraction.validation), *_supplier_checks(supplier_match)],
         timings_ms=output.timings_ms,
         thumbnails=thumbnails,
         archive_key=archive_key,

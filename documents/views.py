@@ -134,8 +134,14 @@ def _review_context(document: Document, *, errors=None, submitted=None) -> dict:
                     "height": round((y1 - y0) * 100, 3),
                 }
             )
+    suggestion = None
+    if document.supplier_id is None and document.processed_at is not None:
+        from suppliers.selectors import supplier_suggestion
+
+        suggestion = supplier_suggestion(document)
     return {
         "document": document,
+        "supplier_suggestion": suggestion,
         "rows": rows,
         "pages": [{"page": page, "boxes": boxes[page.page_number]} for page in pages],
         "latest_job": document.jobs.order_by("-created_at").first(),

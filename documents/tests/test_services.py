@@ -246,3 +246,32 @@ def test_it_gives_up_after_transient_errors_exhaust_the_attempts(owner, born_dig
     document.refresh_from_db()
     assert job.status == ProcessingJob.Status.FAILED and job.error_code == "transient_exhausted"
     assert document.status == Document.Status.DEAD and "Signal 9" in document.status_reason
+
+
+def test_it_links_the_supplier_found_in_master_data(owner, born_digital_pdf, invoice_spec):
+    from suppliers.models import Supplier
+
+    truth = invoice_spec.ground_truth()
+    supplier = Supplier.objects.create(name="Irgendein Name", vat_id=truth["supplier_vat_id"])
+    document = _ingest(owner, born_digital_pdf)
+
+    _run(document)
+
+    assert document.supplier == supplier
+    check = next(check for check in document.validation if check["rule"] == "supplier_known")
+    assert check["ok"] and supplier.name in check["message"]
+
+
+def test_it_sends_an_invoice_with_another_suppliers_iban_to_review(owner, born_digital_pdf, invoice_spec):
+    from suppliers.models import Supplier
+
+    truth = invoice_spec.ground_truth()
+    Supplier.objects.create(name="Echter Lieferant GmbH", vat_id=truth["supplier_vat_id"])
+    Supplier.objects.create(name="Ganz Anderer GmbH", iban=truth["iban"])
+    document = _ingest(owner, born_digital_pdf)
+
+    _run(document)
+
+    assert document.status == Document.Status.REVIEW and document.decision == "review"
+    check = next(check for check in document.validation if check["rule"] == "supplier_known")
+    assert not check["ok"]

@@ -119,3 +119,28 @@ def test_it_serves_page_images_and_the_original_to_the_owner(client, owner, proc
     assert b"".join(original.streaming_content) == born_digital_pdf
     assert "attachment" in original["Content-Disposition"]
     assert all(default_storage.exists(key) for key in processed.thumbnails.values())
+
+
+def test_it_creates_the_unknown_supplier_from_the_review_screen(client, reviewer, processed):
+    from django.contrib.auth.models import Permission
+
+    from suppliers.models import Supplier
+
+    reviewer.user_permissions.add(Permission.objects.get(codename="add_supplier"))
+    client.force_login(reviewer)
+    page = client.get(reverse("documents:review", args=[processed.id])).content.decode()
+    assert "Als Lieferant anlegen" in page
+
+    response = client.post(reverse("suppliers:create-from-document", args=[processed.id]))
+
+    processed.refresh_from_db()
+    assert response.status_code == 302
+    supplier = Supplier.objects.get()
+    assert processed.supplier == supplier
+    assert supplier.vat_id == processed.fields.get(name="supplier_vat_id").normalized_value
+
+
+def test_it_forbids_creating_suppliers_without_permission(client, reviewer, processed):
+    client.force_login(reviewer)
+    response = client.post(reverse("suppliers:create-from-document", args=[processed.id]))
+    assert response.status_code == 403
