@@ -56,6 +56,23 @@ CURRENCY_SYMBOLS = {"€": "EUR", "EUR": "EUR", "EURO": "EUR", "EUROS": "EUR", "
                     "£": "GBP", "CHF": "CHF", "SFR": "CHF", "FR.": "CHF"}  # fmt: skip
 ISO_CURRENCIES = frozenset({"EUR", "USD", "GBP", "CHF", "PLN", "CZK", "DKK", "SEK", "NOK", "HUF", "JPY", "CNY"})
 
+# Active ISO 4217 codes (list one, 2025). Left out on purpose: precious metals and bond-market
+# units (XAU, XAG, XPD, XPT, XBA..XBD), XDR/XSU/XUA, the testing code XTS and XXX ("no currency"):
+# none of them is money an invoice is paid in. Withdrawn codes (DEM, ANG since 2025, ZWL, SLL, HRK)
+# are unknown on purpose too: such a document deserves a person's look.
+ACTIVE_CURRENCIES = (
+    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD", "BIF",
+    "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHE", "CHF", "CHW",
+    "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN",
+    "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG",
+    "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW",
+    "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK",
+    "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR",
+    "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR",
+    "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB",
+    "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW",
+    "UZS", "VED", "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
+)  # fmt: skip
 _NUMERIC_DATE_RE = re.compile(r"^(\d{1,2})\s?[./]\s?(\d{1,2})\s?[./]\s?(\d{4}|\d{2})$")
 _ISO_DATE_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _TEXT_DATE_RE = re.compile(r"^(\d{1,2})\.?\s*([A-Za-zÄÖÜäöü]+)\.?\s*(\d{4})$")
@@ -212,7 +229,9 @@ def normalize_field(name: str, raw: str) -> str:
             raise ValueError(_("Ungültige BIC"))
         return bic
     if name == "currency":
-        currency = normalize_currency(text)
+        # A clerk types a code on purpose, so any active ISO 4217 code counts; in OCR text only the
+        # common ones do ("ALL" or "TOP" in a sentence is no currency).
+        currency = normalize_currency(text) or (text.upper() if text.upper() in ACTIVE_CURRENCIES else None)
         if currency is None:
             raise ValueError(_("Unbekannte Währung"))
         return currency

@@ -38,7 +38,7 @@ from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.iso7064 import mod_97_10
 
-from extraction.normalize import vat_id_format_ok
+from extraction.normalize import ACTIVE_CURRENCIES, vat_id_format_ok
 from extraction.types import FieldValue, ValidationCheck
 
 # Fields a document of each type must have before it may be approved without a person.
@@ -64,24 +64,6 @@ STANDARD_RATES = (Decimal("19"), Decimal("7"), Decimal("0"))
 SUM_TOLERANCE = Decimal("0.01")
 EARLIEST_DATE = date(2000, 1, 1)
 
-# Active ISO 4217 codes (list one, 2025). Left out on purpose: precious metals and bond-market
-# units (XAU, XAG, XPD, XPT, XBA..XBD), XDR/XSU/XUA, the testing code XTS and XXX ("no currency"):
-# none of them is money an invoice is paid in. Withdrawn codes (DEM, ANG since 2025, ZWL, SLL, HRK)
-# are unknown on purpose too: such a document deserves a person's look.
-ACTIVE_CURRENCIES = (
-    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD", "BIF",
-    "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHE", "CHF", "CHW",
-    "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN",
-    "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG",
-    "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW",
-    "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK",
-    "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR",
-    "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR",
-    "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB",
-    "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW",
-    "UZS", "VED", "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
-)  # fmt: skip
-_ACTIVE_CURRENCIES = frozenset(ACTIVE_CURRENCIES)
 _CURRENCY_SIGNS = {"EUR": "€"}
 
 # Territories whose banks carry their own ISO 3166 code in the BIC but use the IBAN of another
@@ -469,7 +451,7 @@ def _line_item_checks(
 
 
 def _currency_check(code: str) -> ValidationCheck:
-    ok = code in _ACTIVE_CURRENCIES
+    ok = code in ACTIVE_CURRENCIES
     message = (
         _("Währung %(code)s ist bekannt.") if ok else _("„%(code)s“ ist keine gültige Währung nach ISO 4217.")
     ) % {"code": code}

@@ -81,6 +81,17 @@ def test_it_rejects_an_unknown_currency():
         normalize_field("currency", "Taler")
 
 
+@pytest.mark.parametrize(("raw", "expected"), [("aud", "AUD"), (" ZAR ", "ZAR"), ("XCG", "XCG")])
+def test_it_accepts_any_active_iso_code_a_clerk_types(raw, expected):
+    assert normalize_field("currency", raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["DEM", "XTS", "XXX"])
+def test_it_rejects_a_withdrawn_or_test_currency_code_a_clerk_types(raw):
+    with pytest.raises(ValueError, match="Unbekannte Währung"):
+        normalize_field("currency", raw)
+
+
 def test_it_strips_other_text_fields():
     assert normalize_field("invoice_number", "  RE-2026-00123 ") == "RE-2026-00123"
     assert normalize_field("supplier_name", " Müller   Bürobedarf GmbH ") == "Müller Bürobedarf GmbH"

@@ -7,9 +7,10 @@ import pytest
 
 from extraction.decision import decide
 from extraction.engine import extract
+from extraction.normalize import ACTIVE_CURRENCIES
 from extraction.tests.pages import PageBuilder
 from extraction.types import FieldValue
-from extraction.validation import ACTIVE_CURRENCIES, VatGroup, validate
+from extraction.validation import VatGroup, validate
 
 TODAY = date(2026, 11, 20)
 IBAN = "DE89370400440532013000"
