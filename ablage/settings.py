@@ -205,6 +205,10 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600, minimum=10)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Copied into the database schedule by django-celery-beat; editable in the admin from there.
+CELERY_BEAT_SCHEDULE = {
+    "review-queue-refresh": {"task": "documents.tasks.review_queue_refresh", "schedule": 300.0},
+}
 CELERY_TIMEZONE = TIME_ZONE
 ABLAGE_QUEUES = ["default", "ocr_cpu", "ocr_gpu", "extract", "notify"]
 

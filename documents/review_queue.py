@@ -89,17 +89,18 @@ def review_priority_score(document: Document, *, due_at: datetime, now: datetime
     return round(score, 6)
 
 
-def review_queue_refresh_priorities(*, now: datetime | None = None) -> int:
-    """Recompute priority and SLA deadline of every document in review; returns how many.
+def review_queue_refresh_priorities(*, now: datetime | None = None, document_ids=None) -> int:
+    """Recompute priority and SLA deadline of every document in review (or of ``document_ids``).
 
-    SLA proximity grows with time, so this is meant to run periodically (a Celery beat
-    task calls it) and may run any number of times.
+    SLA proximity grows with time, so this runs periodically (``documents.tasks.
+    review_queue_refresh``) and for each document as it enters review; any number of times.
     """
     now = now or timezone.now()
+    in_review = Document.objects.filter(status=Document.Status.REVIEW)
+    if document_ids is not None:
+        in_review = in_review.filter(id__in=document_ids)
     documents = list(
-        Document.objects.filter(status=Document.Status.REVIEW).only(
-            "id", "created_at", "document_type", "overall_confidence", "line_items", "total_amount"
-        )
+        in_review.only("id", "created_at", "document_type", "overall_confidence", "line_items", "total_amount")
     )
     for document in documents:
         document.sla_due_at = review_sla_due_at(document)

@@ -432,6 +432,10 @@ def _persist_output(job: ProcessingJob, output) -> None:
                 message=_completion_message(new_status),
                 data={"timings_ms": output.timings_ms, "decision": output.decision, "notes": output.notes},
             )
+            if new_status == Document.Status.REVIEW:
+                from documents.review_queue import review_queue_refresh_priorities
+
+                review_queue_refresh_priorities(document_ids=[document.id])
             if new_status == Document.Status.APPROVED:
                 audit_log_record(
                     actor=None,

@@ -19,3 +19,11 @@ def process_document(self, job_id: str) -> None:
     # The queue this delivery came from: a GPU worker must not hand the job on again.
     queue = (self.request.delivery_info or {}).get("routing_key") or "ocr_cpu"
     services.job_run(job_id=job_id, queue=queue)
+
+
+@shared_task(ignore_result=True)
+def review_queue_refresh() -> int:
+    """Periodic (celery beat): SLA proximity grows with time, so priorities drift."""
+    from documents.review_queue import review_queue_refresh_priorities
+
+    return review_queue_refresh_priorities()

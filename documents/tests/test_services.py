@@ -275,3 +275,16 @@ def test_it_sends_an_invoice_with_another_suppliers_iban_to_review(owner, born_d
     assert document.status == Document.Status.REVIEW and document.decision == "review"
     check = next(check for check in document.validation if check["rule"] == "supplier_known")
     assert not check["ok"]
+
+
+def test_it_scores_a_document_for_the_review_queue_when_it_enters_review(owner, scanned_png):
+    from system.services import config_set
+
+    config_set(key="extraction.auto_approve_threshold", value=1.0, user=None)
+    document = _ingest(owner, scanned_png, name="scan.png")
+
+    _run(document)
+
+    assert document.status == Document.Status.REVIEW
+    assert document.review_priority is not None and 0 <= document.review_priority <= 1
+    assert document.sla_due_at > document.created_at
