@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from documents.models import Document, ExtractedField
@@ -34,6 +35,7 @@ class DocumentOutputSerializer(serializers.ModelSerializer):
             "page_count",
             "overall_confidence",
             "decision",
+            "decision_reason",
             "document_number",
             "document_date",
             "total_amount",
@@ -123,9 +125,15 @@ class ErrorOutputSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+# Inline enum: a ChoiceField named "status" would collide with Document.status's enum component.
+@extend_schema_field({"type": "string", "enum": ["accepted", "rejected"]})
+class BatchStatusField(serializers.CharField):
+    pass
+
+
 class BatchResultOutputSerializer(serializers.Serializer):
     filename = serializers.CharField()
-    status = serializers.ChoiceField(choices=["accepted", "rejected"])
+    status = BatchStatusField()
     document = DocumentOutputSerializer(allow_null=True)
     error = ErrorOutputSerializer(allow_null=True)
 
