@@ -143,6 +143,7 @@ class Document(SoftDeleteModel):
     currency = models.CharField(max_length=3, blank=True)
     overall_confidence = models.FloatField(null=True, blank=True)
     decision = models.CharField(max_length=20, choices=Decision.choices, blank=True)
+    decision_reason = models.TextField(_("Begründung"), blank=True)
     line_items = models.JSONField(default=list, blank=True)
     validation = models.JSONField(default=list, blank=True)
     timings_ms = models.JSONField(default=dict, blank=True)

@@ -20,6 +20,7 @@ def pipeline_result(output) -> dict:
         "ocr_backend": output.ocr_backend,
         "overall_confidence": round(extraction.overall_confidence, 4),
         "decision": output.decision,
+        "decision_reason": output.decision_reason,
         "fields": {
             name: {
                 "value": value.normalized,
@@ -55,6 +56,7 @@ def document_result(document: Document) -> dict:
             "ocr_backend": document.ocr_backend,
             "overall_confidence": round(document.overall_confidence or 0.0, 4),
             "decision": document.decision,
+            "decision_reason": document.decision_reason,
             "fields": {
                 field.name: {
                     "value": field.normalized_value,

@@ -299,7 +299,13 @@ def job_run(*, job_id, queue: str = "ocr_cpu") -> None:
     try:
         with default_storage.open(document.storage_key, "rb") as handle:
             data = handle.read()
-        output = run_pipeline(data, options=load_options(), progress=progress, allow_handoff=queue != "ocr_gpu")
+        output = run_pipeline(
+            data,
+            options=load_options(),
+            progress=progress,
+            allow_handoff=queue != "ocr_gpu",
+            sample_key=str(document.id),
+        )
     except StopProcessing as refusal:
         _job_reject(job, refusal)
         return
@@ -580,10 +586,11 @@ def _apply_extraction(
 ) -> str:
     extraction = output.extraction
     fields = {field.name: field for field in document.fields.all()}
-    decision = output.decision
+    decision, reason = output.decision, output.decision_reason
     if supplier_match is not None and supplier_match.conflicts:
         # Identifiers of two different suppliers on one invoice (e.g. a foreign IBAN): a person decides.
         decision = Document.Decision.REVIEW
+        reason = "Kennungen verschiedener Lieferanten auf einem Beleg: " + " ".join(supplier_match.evidence)
     approved = decision == "auto_approve"
     new_status = Document.Status.APPROVED if approved else Document.Status.REVIEW
     supplier = supplier_match.supplier if supplier_match is not None else document.supplier
@@ -597,6 +604,7 @@ def _apply_extraction(
         page_count=len(output.pages),
         overall_confidence=max(0.0, min(1.0, extraction.overall_confidence)),
         decision=decision,
+        decision_reason=reason[:2000],
         supplier=supplier,
         line_items=extraction.line_items,
         validation=[*(_check_json(check) for check in extraction.validation), *_supplier_checks(supplier_match)],

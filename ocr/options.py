@@ -1,6 +1,6 @@
 """Pipeline options from SystemConfig, with settings as the fallback when no database is reachable."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -22,6 +22,10 @@ class PipelineOptions:
     retry_below_confidence: float = 0.75
     searchable_pdf: bool = True
     backend: str = "auto"  # auto | tesseract | surya
+    # Per document type (invoice, credit_note, ...), falling back to auto_approve_threshold.
+    thresholds_by_type: dict = field(default_factory=dict)
+    # Share of would-be auto-approvals sent to review anyway, as quality sampling.
+    quality_sample_rate: float = 0.0
 
     def but(self, **changes) -> "PipelineOptions":
         return replace(self, **changes)
@@ -40,7 +44,19 @@ _KEYS = {
     "retry_below_confidence": "ocr.retry_below_confidence",
     "searchable_pdf": "ocr.searchable_pdf",
     "backend": "ocr.backend",
+    "quality_sample_rate": "extraction.quality_sample_rate",
 }
+THRESHOLD_TYPES = (
+    "invoice",
+    "credit_note",
+    "receipt",
+    "delivery_note",
+    "reminder",
+    "order",
+    "contract",
+    "letter",
+    "form",
+)
 
 
 def defaults() -> PipelineOptions:
@@ -59,8 +75,10 @@ def load_options(**overrides) -> PipelineOptions:
     options = defaults()
     values = {}
     try:
-        for field, key in _KEYS.items():
-            values[field] = config_get(key, default=getattr(options, field))
+        for name, key in _KEYS.items():
+            values[name] = config_get(key, default=getattr(options, name))
+        thresholds = {kind: config_get(f"extraction.threshold.{kind}", default=None) for kind in THRESHOLD_TYPES}
+        values["thresholds_by_type"] = {kind: value for kind, value in thresholds.items() if value is not None}
     except (DatabaseError, ApplicationError):
         # No database (``manage.py extract`` on a bare machine) or a broken value: settings defaults.
         values = {}

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from extraction.decision import decide
+from extraction.decision import decide_with_reason
 from extraction.engine import extract
 from extraction.types import ExtractionResult, ValidationCheck
 from ocr import backends, preprocess
@@ -67,6 +67,7 @@ class PipelineOutput:
     content_source: str
     ocr_backend: str
     complexity: dict
+    decision_reason: str = ""
     archive_pdf: bytes | None = None
     einvoice: object | None = None  # extraction.einvoice.EInvoiceSource: the XML and its format
     notes: list[str] = field(default_factory=list)
@@ -107,6 +108,8 @@ class Context:
     notes: list[str] = field(default_factory=list)
     einvoice: object | None = None  # extraction.einvoice.EInvoiceSource
     einvoice_result: ExtractionResult | None = None
+    sample_key: str | None = None
+    decision_reason: str = ""
 
 
 @dataclass
@@ -381,7 +384,15 @@ class DecisionStep(DocumentStep):
     name = "decision"
 
     def run(self, context):
-        context.decision = decide(context.extraction, threshold=context.options.auto_approve_threshold)
+        options = context.options
+        context.decision, context.decision_reason = decide_with_reason(
+            context.extraction,
+            threshold=options.auto_approve_threshold,
+            thresholds_by_type=options.thresholds_by_type,
+            sample_key=context.sample_key,
+            # Sampling needs a stable key (the document id); a bare ``extract`` run has none.
+            sample_rate=options.quality_sample_rate if context.sample_key else 0.0,
+        )
 
 
 DOCUMENT_STEPS = [PreflightStep, EInvoiceStep, PagesStep, ArchiveStep, ExtractionStep, DecisionStep]
@@ -394,6 +405,7 @@ def run_pipeline(
     auto_approve_threshold: float | None = None,
     progress: Progress | None = None,
     allow_handoff: bool = False,
+    sample_key: str | None = None,
 ) -> PipelineOutput:
     """Run every document step in order. Raises StopProcessing, HandOff or TransientOCRError."""
     from ocr.options import load_options
@@ -408,6 +420,7 @@ def run_pipeline(
         report=progress or (lambda stage, info: None),
         timer=Timer(),
         allow_handoff=allow_handoff,
+        sample_key=sample_key,
     )
     try:
         for step_class in DOCUMENT_STEPS:
@@ -434,6 +447,7 @@ def run_pipeline(
         pages=context.pages,
         extraction=context.extraction,
         decision=context.decision,
+        decision_reason=context.decision_reason,
         content_source=content_source,
         einvoice=context.einvoice,
         ocr_backend="none" if context.file_type == XML else "+".join(backends) if backends else "pdf_text",

@@ -288,3 +288,27 @@ def test_it_scores_a_document_for_the_review_queue_when_it_enters_review(owner, 
     assert document.status == Document.Status.REVIEW
     assert document.review_priority is not None and 0 <= document.review_priority <= 1
     assert document.sla_due_at > document.created_at
+
+
+def test_it_sends_sampled_documents_to_review_with_the_reason(owner, born_digital_pdf):
+    from system.services import config_set
+
+    config_set(key="extraction.quality_sample_rate", value=1.0, user=None)
+    document = _ingest(owner, born_digital_pdf)
+
+    _run(document)
+
+    assert document.status == Document.Status.REVIEW
+    assert "Stichprobe" in document.decision_reason
+
+
+def test_it_applies_the_threshold_of_the_document_type(owner, born_digital_pdf):
+    from system.services import config_set
+
+    config_set(key="extraction.threshold.invoice", value=1.0, user=None)
+    document = _ingest(owner, born_digital_pdf)
+
+    _run(document)
+
+    assert document.document_type == "invoice" and document.status == Document.Status.REVIEW
+    assert "Schwelle" in document.decision_reason
