@@ -37,6 +37,8 @@ from ablage.testing.invoices import INVOICE, LAYOUTS, random_invoice, render_pdf
 from ablage.testing.scans import render_scan
 from extraction.decision import AUTO_APPROVE
 from extraction.evaluation import CORE_FIELDS, SCAN, EvaluationCase, evaluate
+from extraction.types import ExtractionResult
+from ocr.errors import StopProcessing, TransientOCRError
 from ocr.management import bench_worker
 from ocr.options import PipelineOptions, load_options
 from ocr.pipeline import run_pipeline
@@ -209,13 +211,15 @@ class PlannedScan:
 
 
 def plan_scans(config: PreprocessingConfig) -> list[PlannedScan]:
-    """Layouts in turn, and each condition on all three layouts before the next condition."""
+    """One scan per condition in turn, layouts rotating."""
+    # Conditions vary fastest, so a short run still has every condition; the layout shifts by
+    # one with each round, so 18 scans hold every condition on every layout.
     return [
         PlannedScan(
             index,
             config.seed + index,
-            LAYOUTS[index % len(LAYOUTS)],
-            CONDITIONS[(index // len(LAYOUTS)) % len(CONDITIONS)],
+            LAYOUTS[(index + index // len(CONDITIONS)) % len(LAYOUTS)],
+            CONDITIONS[index % len(CONDITIONS)],
         )
         for index in range(config.count)
     ]
@@ -225,8 +229,16 @@ def plan_scans(config: PreprocessingConfig) -> list[PlannedScan]:
 
 
 def measure(path: str, options: dict) -> dict:
-    """One scan read once with ``options``: what the pipeline found, its text, its timings."""
-    output = run_pipeline(Path(path).read_bytes(), options=PipelineOptions(**options))
+    """One scan read once with ``options``: what the pipeline found, its text, its timings.
+
+    A run Tesseract gives up on (a binarised, very noisy page can keep it busy for minutes)
+    is a result of that variant, not an error of the benchmark: nothing read, counted as failed.
+    """
+    started = time.perf_counter()
+    try:
+        output = run_pipeline(Path(path).read_bytes(), options=PipelineOptions(**options))
+    except (TransientOCRError, StopProcessing) as exc:
+        return {"failed": str(exc), "seconds": round(time.perf_counter() - started, 1)}
     try:
         pages = output.pages
         words = [word for page in pages for word in page.content.words]
@@ -242,6 +254,7 @@ def measure(path: str, options: dict) -> dict:
             "noisy": any(page.complexity.noisy for page in pages if page.complexity),
             "extraction": output.extraction,
             "decision": output.decision,
+            "failed": "",
         }
     finally:
         output.close()
@@ -324,6 +337,19 @@ def run_preprocessing_benchmark(config: PreprocessingConfig, *, log: Log = lambd
 
 
 def _case(scan: PlannedScan, variant: Variant, result: dict, truth_lines: list[list[str]], truth: dict) -> dict:
+    if result["failed"]:
+        result = {
+            **result,
+            "pages": 0,
+            "texts": [],
+            "confidence": 0.0,
+            "timings_ms": {},
+            "second_attempts": 0,
+            "noise_level": 0.0,
+            "noisy": False,
+            "extraction": ExtractionResult("", 0.0),
+            "decision": "",
+        }
     edits = characters = 0
     for page_lines, text in zip(truth_lines, result["texts"], strict=False):
         page_edits, page_characters = character_errors(page_lines, text)
@@ -361,6 +387,7 @@ def _case(scan: PlannedScan, variant: Variant, result: dict, truth_lines: list[l
         "second_attempts": result["second_attempts"],
         "noise_level": result["noise_level"],
         "noisy": result["noisy"],
+        "failed": result["failed"],
     }
 
 
@@ -381,6 +408,7 @@ def _aggregate(cases: list[dict]) -> dict:
         "ocr_ms_per_page": round(sum(case["ocr_ms_per_page"] for case in cases) / count, 1),
         "retry_ms_per_page": round(sum(case["retry_ms_per_page"] for case in cases) / count, 1),
         "second_attempts": sum(case["second_attempts"] for case in cases),
+        "failed": sum(bool(case["failed"]) for case in cases),
     }
 
 
@@ -405,9 +433,9 @@ def _noise_figures(cases: list[dict]) -> dict:
     """Whether ``denoise=auto`` would have run on each scan, next to what denoising did for it."""
     by_scan: dict[str, dict] = {}
     for case in cases:
-        entry = by_scan.setdefault(
-            case["scan"], {"scan": case["scan"], "noise_level": case["noise_level"], "noisy": case["noisy"]}
-        )
+        entry = by_scan.setdefault(case["scan"], {"scan": case["scan"], "noise_level": 0.0, "noisy": False})
+        if not case["failed"]:
+            entry["noise_level"], entry["noisy"] = case["noise_level"], case["noisy"]
         if case["variant"] in (BASELINE, "denoise"):
             entry[f"cer_{case['variant']}"] = case["cer"]
             entry[f"core_{case['variant']}"] = case["core_correct"]
@@ -480,6 +508,7 @@ def format_preprocessing_report(figures: dict) -> str:
     ]
     for variant in figures["variants"]:
         fields = f"{_pct(variant['core_rate'])} ({variant['core_correct']}/{variant['core_expected']})"
+        failed = f" ({variant['failed']} ausgefallen)" if variant["failed"] else ""
         retry = (
             f"{variant['retry_ms_per_page']:.0f} ms/{variant['second_attempts']}x"
             if variant["second_attempts"]
@@ -488,7 +517,7 @@ def format_preprocessing_report(figures: dict) -> str:
         lines.append(
             f"{variant['label']:34s} {fields:>16s} {_pct(variant['cer'], 2):>8s} {variant['confidence']:9.3f} "
             f"{variant['preprocess_ms_per_page']:7.0f} ms {variant['ocr_ms_per_page']:5.0f} ms {retry:>10s} "
-            f"{variant['auto_approved']:8d}  {_VERDICT_LABELS[variant['verdict']]}"
+            f"{variant['auto_approved']:8d}  {_VERDICT_LABELS[variant['verdict']]}{failed}"
         )
     lines += ["", "CER / Kernfelder richtig je Bedingung"]
     names = [variant["name"] for variant in figures["variants"]]
