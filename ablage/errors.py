@@ -1,6 +1,6 @@
 """One error type for business rule violations, and how the API reports it."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, TooManyFilesSent
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -25,6 +25,10 @@ class ApplicationError(Exception):
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, TooManyFilesSent):
+        # Django refuses to parse the form at all (DATA_UPLOAD_MAX_NUMBER_FILES), e.g. during the
+        # CSRF check of a session request: same answer as the batch endpoint's own limit.
+        exc = ApplicationError("Zu viele Dateien in einer Anfrage.", code="too_many_files")
     if isinstance(exc, ApplicationError):
         body = {"error": {"code": exc.code, "message": exc.message, **exc.extra}}
         return Response(body, status=exc.status_code)

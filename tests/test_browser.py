@@ -52,8 +52,9 @@ def test_it_takes_a_scanned_invoice_from_upload_to_approval(
     live_server, celery_worker, browser, clerk, scanned_png, invoice_spec, tmp_path
 ):
     # Make sure this document lands in review, whatever its confidence.
+    # (every would-be automatic approval goes to the quality sample)
     SystemConfig.objects.update_or_create(
-        key="extraction.auto_approve_threshold",
+        key="extraction.quality_sample_rate",
         defaults={"value": 1.0, "value_type": SystemConfig.ValueType.FLOAT, "validation_rules": {"min": 0, "max": 1}},
     )
     scan = tmp_path / "Rechnung-Scan.png"
@@ -64,7 +65,7 @@ def test_it_takes_a_scanned_invoice_from_upload_to_approval(
     page.goto(f"{live_server.url}/")
     page.fill("#id_username", clerk.email)
     page.fill("#id_password", "Passwort-12345")
-    page.click("button[type=submit]")
+    page.click("main form button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
 
     page.set_input_files("#id_files", str(scan))

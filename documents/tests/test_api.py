@@ -34,7 +34,7 @@ def _named(name, data):
 
 def _stored_originals():
     try:
-        _, years = default_storage.listdir("originals")
+        years, _ = default_storage.listdir("originals")
     except FileNotFoundError:
         return []
     found = []
@@ -72,6 +72,8 @@ def test_it_accepts_a_pdf_and_creates_document_and_job(api, owner, born_digital_
     ],
 )
 def test_it_refuses_bad_input_with_a_specific_error_and_stores_nothing(api, name, make, status, code):
+    stored_before = _stored_originals()
+
     response = _upload(api, name, make())
 
     assert response.status_code == status, response.content
@@ -80,7 +82,7 @@ def test_it_refuses_bad_input_with_a_specific_error_and_stores_nothing(api, name
     assert name in error["message"]
     assert Document.all_objects.count() == 0
     assert ProcessingJob.objects.count() == 0
-    assert _stored_originals() == []
+    assert _stored_originals() == stored_before
 
 
 def test_it_refuses_an_oversize_upload_with_413(api, born_digital_pdf):

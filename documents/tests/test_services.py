@@ -280,7 +280,7 @@ def test_it_sends_an_invoice_with_another_suppliers_iban_to_review(owner, born_d
 def test_it_scores_a_document_for_the_review_queue_when_it_enters_review(owner, scanned_png):
     from system.services import config_set
 
-    config_set(key="extraction.auto_approve_threshold", value=1.0, user=None)
+    config_set(key="extraction.quality_sample_rate", value=1.0, user=None)  # whatever it reads: review
     document = _ingest(owner, scanned_png, name="scan.png")
 
     _run(document)
