@@ -10,11 +10,19 @@ import tempfile
 import uuid
 from pathlib import Path
 
-os.environ.setdefault("ABLAGE_DATA_DIR", tempfile.mkdtemp(prefix="ablage-test-data-"))
+# Each test process (each xdist worker) gets its own data directory (files, file broker) and
+# broker key prefix. The xdist controller loads these settings too and its environment is
+# inherited by the workers, so "already set" is judged per worker id; processes a test starts
+# inherit the worker's values and keep them.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+if os.environ.get("ABLAGE_TEST_ENV_FOR") != _worker:
+    os.environ["ABLAGE_TEST_ENV_FOR"] = _worker
+    os.environ["ABLAGE_DATA_DIR"] = tempfile.mkdtemp(prefix=f"ablage-test-data-{_worker}-")
+    os.environ["ABLAGE_TEST_BROKER_PREFIX"] = f"ablage-test-{uuid.uuid4().hex[:12]}-{_worker}:"
 
-from ablage.env import database_from_url, env_choice, env_str
-from ablage.settings import *  # noqa: F403
-from ablage.settings import BASE_DIR, BROKER_DIR, DATA_DIR, filesystem_broker_options
+from ablage.env import database_from_url, env_choice, env_str  # noqa: E402
+from ablage.settings import *  # noqa: E402, F403
+from ablage.settings import BASE_DIR, BROKER_DIR, DATA_DIR, filesystem_broker_options  # noqa: E402
 
 _backend = env_choice("ABLAGE_TEST_DB", "postgres", {"postgres", "sqlite"})
 # A worker process started by a test connects to the test database itself, not to the
@@ -37,7 +45,6 @@ if _exact_name:
 # default next to SQLite. A per-run key prefix keeps parallel test processes apart.
 _broker = env_choice("ABLAGE_TEST_BROKER", "redis" if _backend == "postgres" else "filesystem", {"redis", "filesystem"})
 if _broker == "redis":
-    os.environ.setdefault("ABLAGE_TEST_BROKER_PREFIX", f"ablage-test-{uuid.uuid4().hex[:12]}:")
     CELERY_BROKER_URL = env_str("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": 3600,

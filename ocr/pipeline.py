@@ -127,6 +127,7 @@ class PageWork:
     display: np.ndarray | None = None  # deskewed, not binarised: what the clerk sees
     prepared: np.ndarray | None = None  # what OCR reads
     deskew_degrees: float = 0.0
+    denoised: bool = False
     complexity: Complexity | None = None
     attempts: list[dict] = field(default_factory=list)
     searchable_pdf: bytes | None = None
@@ -224,12 +225,22 @@ class PreprocessStep(PageStep):
     def run(self, context, work):
         options = context.options
         grey = work.rendered
+        noisy = bool(work.complexity and work.complexity.noisy)
+        if options.denoise == "always" or (options.denoise == "auto" and noisy):
+            # Before upscaling: denoising works on every pixel.
+            grey = preprocess.denoise(grey)
+            work.denoised = True
         if options.normalise_resolution:
             grey, work.dpi = preprocess.normalise_resolution(grey, dpi=work.dpi)
         if options.deskew:
             grey, work.deskew_degrees = preprocess.deskew(grey)
         work.display = grey
-        work.prepared = _prepared(grey, options, noisy=bool(work.complexity and work.complexity.noisy))
+        # Measured to hurt noisy scans (README, "bench preprocessing"): off unless switched on.
+        if options.contrast:
+            grey = preprocess.enhance_contrast(grey)
+        if options.binarise:
+            grey = preprocess.binarise(grey)
+        work.prepared = grey
         work.rendered = None
 
 
@@ -250,13 +261,18 @@ class RecogniseStep(PageStep):
 
 
 class SecondAttemptStep(PageStep):
-    """A page read with low confidence gets one more try: another backend or another preprocessing."""
+    """A page read with low confidence gets one more try: another backend, or denoised.
+
+    Contrast and binarisation are no second chance: measured, they make noisy scans worse.
+    """
 
     name = "retry"
 
     def able_to_run(self, context, work):
         threshold = context.options.retry_below_confidence
-        return work.source == "ocr" and work.display is not None and work.attempts[-1]["confidence"] < threshold
+        if work.source != "ocr" or work.display is None or work.attempts[-1]["confidence"] >= threshold:
+            return False
+        return bool(_alternative_backend(work.backend)) or not work.denoised
 
     def run(self, context, work):
         options = context.options
@@ -264,15 +280,7 @@ class SecondAttemptStep(PageStep):
         if alternative:
             backend, image, variant = alternative, work.prepared, "backend"
         else:
-            # The preprocessing the first attempt did not do, denoising included.
-            image = work.display
-            if not (options.denoise == "always" or (options.denoise == "auto" and work.complexity.noisy)):
-                image = preprocess.denoise(image)
-            if not options.contrast:
-                image = preprocess.enhance_contrast(image)
-            if not options.binarise:
-                image = preprocess.binarise(image)
-            backend, variant = work.backend, "enhanced"
+            backend, image, variant = work.backend, preprocess.denoise(work.display), "denoised"
         words, pdf = _recognise(backend, image, work.dpi, searchable_pdf=options.searchable_pdf)
         quality = _quality(words)
         work.attempts.append({"backend": backend, "variant": variant, **quality})
@@ -480,16 +488,6 @@ def _visual_agreement(einvoice: ExtractionResult, visual: ExtractionResult) -> V
             tuple(AGREEMENT_FIELDS),
         )
     return ValidationCheck("einvoice_matches_visual", True, "XML und sichtbare Rechnung stimmen überein.")
-
-
-def _prepared(grey: np.ndarray, options: PipelineOptions, *, noisy: bool) -> np.ndarray:
-    if options.denoise == "always" or (options.denoise == "auto" and noisy):
-        grey = preprocess.denoise(grey)
-    if options.contrast:
-        grey = preprocess.enhance_contrast(grey)
-    if options.binarise:
-        grey = preprocess.binarise(grey)
-    return grey
 
 
 def _choose_backend(context: Context, work: PageWork) -> str:

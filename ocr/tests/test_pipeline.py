@@ -57,7 +57,7 @@ def test_it_reads_a_low_confidence_page_a_second_time_and_keeps_the_better_readi
     output = run_pipeline(scanned_png, options=options.but(retry_below_confidence=1.0, searchable_pdf=False))
 
     attempts = output.complexity["pages"][0]["attempts"]
-    assert [attempt["variant"] for attempt in attempts] == ["standard", "enhanced"]
+    assert [attempt["variant"] for attempt in attempts] == ["standard", "denoised"]
     chosen = max(attempts, key=lambda attempt: attempt["score"])
     assert output.pages[0].content.average_confidence == pytest.approx(chosen["confidence"], abs=1e-3)
     output.close()
