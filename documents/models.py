@@ -68,7 +68,7 @@ class Document(SoftDeleteModel):
         REVIEW = "review", _("Prüfung nötig")
         APPROVED = "approved", _("Freigegeben")
         REJECTED = "rejected", _("Abgelehnt")
-        DEAD = "dead", _("Abgebrochen")
+        DEAD = "dead", _("Verarbeitung abgebrochen")
 
     class DocumentType(models.TextChoices):
         INVOICE = "invoice", _("Rechnung")
