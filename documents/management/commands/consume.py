@@ -4,12 +4,12 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
 from ablage.env import env_str
 from documents.consume import FolderConsumer
+from documents.management.owner import resolve_owner
 
 
 class Command(BaseCommand):
@@ -31,7 +31,7 @@ class Command(BaseCommand):
     def handle(self, *args, folder, owner, once, interval, **options):
         if interval <= 0:
             raise CommandError("--interval muss größer als 0 sein.")
-        consumer = FolderConsumer(folder=self._folder(folder), owner=self._owner(owner))
+        consumer = FolderConsumer(folder=self._folder(folder), owner=resolve_owner(owner))
         if once:
             # A file counts as written once it looks the same twice: one look now, one after the interval.
             consumer.poll()
@@ -81,12 +81,3 @@ class Command(BaseCommand):
         if not folder.is_dir():
             raise CommandError(f"Der Ordner {folder} existiert nicht.")
         return folder.resolve()
-
-    def _owner(self, email):
-        users = get_user_model().objects.filter(is_active=True)
-        user = users.filter(email__iexact=email).first() if email else users.filter(is_superuser=True).first()
-        if user is None:
-            raise CommandError(
-                f"Benutzer {email} nicht gefunden." if email else "Kein Administrator vorhanden; --owner angeben."
-            )
-        return user

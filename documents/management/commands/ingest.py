@@ -2,10 +2,10 @@ import json
 import time
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from ablage.errors import ApplicationError
+from documents.management.owner import resolve_owner
 from documents.models import Document
 from documents.results import document_result
 from documents.services import document_ingest
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=int, default=900, help="Seconds to wait with --wait (default 900)")
 
     def handle(self, *args, paths, owner, wait, timeout, **options):
-        user = self._owner(owner)
+        user = resolve_owner(owner)
         files = sorted(self._files(paths))
         if not files:
             raise CommandError("Keine Dateien gefunden.")
@@ -46,15 +46,6 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(self._wait(accepted, timeout), ensure_ascii=False, indent=2))
         if refused:
             raise CommandError("\n".join(refused))
-
-    def _owner(self, email):
-        users = get_user_model().objects.filter(is_active=True)
-        user = users.filter(email__iexact=email).first() if email else users.filter(is_superuser=True).first()
-        if user is None:
-            raise CommandError(
-                f"Benutzer {email} nicht gefunden." if email else "Kein Administrator vorhanden; --owner angeben."
-            )
-        return user
 
     def _files(self, paths):
         for path in paths:
