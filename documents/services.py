@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from ablage.errors import ApplicationError
-from documents import events
+from documents import events, locks
 from documents.models import (
     Document,
     DocumentPage,
@@ -258,10 +258,24 @@ def job_run(*, job_id, queue: str = "ocr_cpu") -> None:
     ends the job: rejected (unusable input), dead (attempts exhausted, internal error) or
     handed to another queue (``HandOff``).
     """
+    with locks.exclusive(f"processing-job:{job_id}") as holder:
+        if not holder:
+            # Another live process runs this job (a duplicate delivery): it will finish it.
+            logger.info("Job %s is already running elsewhere; this delivery is dropped", job_id)
+            return
+        handed_off = _job_run_locked(job_id=job_id, queue=queue)
+    if handed_off is not None:
+        # Only now that the lock is released: the receiving worker must be able to take it.
+        _enqueue(handed_off)
+
+
+def _job_run_locked(*, job_id, queue: str) -> ProcessingJob | None:
+    """The run itself; returns the job when it was handed to another queue (to enqueue)."""
     from ocr.errors import TransientOCRError
     from ocr.options import load_options
     from ocr.pipeline import HandOff, run_pipeline
 
+    # "running" is claimable too: with the lock held, a running job's previous runner is dead.
     claimed = ProcessingJob.objects.filter(
         id=job_id, status__in=[ProcessingJob.Status.PENDING, ProcessingJob.Status.RUNNING]
     ).update(status=ProcessingJob.Status.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now())
@@ -311,7 +325,7 @@ def job_run(*, job_id, queue: str = "ocr_cpu") -> None:
         return
     except HandOff as handoff:
         _job_hand_off(job, handoff)
-        return
+        return job
     except TransientOCRError as exc:
         if job.attempts >= job.max_attempts:
             _job_fail(job, f"Verarbeitung nach {job.attempts} Versuchen abgebrochen: {exc}", code="transient_exhausted")
@@ -347,7 +361,6 @@ def _job_hand_off(job: ProcessingJob, handoff) -> None:
         )
         JobEvent.objects.create(job=job, event_type="handed_off", message=handoff.reason, data={"queue": handoff.queue})
         job.queue = handoff.queue
-        transaction.on_commit(lambda: _enqueue(job))
 
 
 THUMBNAIL_WIDTHS = (200, 400, 800)

@@ -209,19 +209,54 @@ def test_it_stores_page_progress_on_the_job(owner, scanned_png):
     assert set(job.events.values_list("event_type", flat=True)) >= {"queued", "started", "completed"}
 
 
-def test_it_hands_a_document_needing_the_gpu_to_the_gpu_queue(owner, scanned_png, django_capture_on_commit_callbacks):
+def test_it_hands_a_document_needing_the_gpu_to_the_gpu_queue(owner, scanned_png, monkeypatch):
     from system.services import config_set
 
     config_set(key="ocr.backend", value="surya", user=None)
     document = _ingest(owner, scanned_png, name="scan.png")
+    enqueued = []
+    monkeypatch.setattr(services, "_enqueue", lambda job: enqueued.append((job.id, job.queue)))
 
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        job = _run(document)
+    job = _run(document)
 
     assert job.status == ProcessingJob.Status.PENDING and job.queue == "ocr_gpu"
     assert document.status == Document.Status.QUEUED
     assert job.events.filter(event_type="handed_off").exists()
-    assert len(callbacks) == 1  # enqueued once, on the GPU queue, after commit
+    assert enqueued == [(job.id, "ocr_gpu")]  # once, after the run let go of the job
+
+
+def test_it_leaves_a_job_to_the_live_process_already_running_it(owner, born_digital_pdf):
+    import threading
+
+    from documents import locks
+
+    document = _ingest(owner, born_digital_pdf)
+    job = document.jobs.get()
+    held, release = threading.Event(), threading.Event()
+
+    def other_worker():
+        from django.db import connection
+
+        with locks.exclusive(f"processing-job:{job.id}") as holder:
+            assert holder
+            held.set()
+            release.wait(30)
+        connection.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    held.wait(10)
+    try:
+        services.job_run(job_id=job.id)  # a duplicate delivery while the other run is alive
+        job.refresh_from_db()
+        assert job.status == ProcessingJob.Status.PENDING and job.attempts == 0
+    finally:
+        release.set()
+        thread.join()
+
+    services.job_run(job_id=job.id)  # the lock is free again: this delivery runs the job
+    job.refresh_from_db()
+    assert job.status == ProcessingJob.Status.COMPLETED and job.attempts == 1
 
 
 def test_it_gives_up_after_transient_errors_exhaust_the_attempts(owner, born_digital_pdf, monkeypatch):
