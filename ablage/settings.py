@@ -208,6 +208,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Copied into the database schedule by django-celery-beat; editable in the admin from there.
 CELERY_BEAT_SCHEDULE = {
     "review-queue-refresh": {"task": "documents.tasks.review_queue_refresh", "schedule": 300.0},
+    "recover-stale-jobs": {"task": "documents.tasks.recover_stale_jobs", "schedule": 300.0},
 }
 CELERY_TIMEZONE = TIME_ZONE
 ABLAGE_QUEUES = ["default", "ocr_cpu", "ocr_gpu", "extract", "notify"]

@@ -6,6 +6,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import PurePath
 
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
@@ -164,6 +165,7 @@ def document_ingest(
 def _enqueue(job: ProcessingJob) -> None:
     from documents.tasks import process_document
 
+    ProcessingJob.objects.filter(id=job.id).update(enqueued_at=timezone.now())
     process_document.apply_async(args=[str(job.id)], queue=job.queue, priority=job.document.priority)
 
 
@@ -857,3 +859,35 @@ def document_reject(*, document: Document, user, reason: str, ip_address=None) -
             )
         )
     )
+
+
+# --- recovery ----------------------------------------------------------------------------------
+
+STALE_PENDING_AFTER = timedelta(minutes=30)
+
+
+def jobs_recover_stale(*, now=None) -> int:
+    """Re-send jobs whose message was lost; returns how many.
+
+    A running job nobody holds the lock of has lost its worker (e.g. the main process was
+    killed: the file broker of the embedded install then loses the message). A pending job
+    whose message went out long ago may have lost it the same way. Sending again is safe:
+    the job lock and the guarded claim make a surplus delivery a no-op.
+    """
+    now = now or timezone.now()
+    recovered = 0
+    stale_pending = Q(status=ProcessingJob.Status.PENDING) & (
+        Q(enqueued_at__lt=now - STALE_PENDING_AFTER)
+        | Q(enqueued_at__isnull=True, created_at__lt=now - STALE_PENDING_AFTER)
+    )
+    candidates = ProcessingJob.objects.filter(Q(status=ProcessingJob.Status.RUNNING) | stale_pending).select_related(
+        "document"
+    )
+    for job in candidates:
+        with locks.exclusive(f"processing-job:{job.id}") as free:
+            if not free:
+                continue  # a live worker is on it
+        logger.warning("Re-sending job %s (%s) of document %s", job.id, job.status, job.document_id)
+        _enqueue(job)
+        recovered += 1
+    return recovered

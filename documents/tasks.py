@@ -27,3 +27,9 @@ def review_queue_refresh() -> int:
     from documents.review_queue import review_queue_refresh_priorities
 
     return review_queue_refresh_priorities()
+
+
+@shared_task(ignore_result=True)
+def recover_stale_jobs() -> int:
+    """Periodic (celery beat): re-send jobs whose worker or message was lost."""
+    return services.jobs_recover_stale()

@@ -347,3 +347,41 @@ def test_it_applies_the_threshold_of_the_document_type(owner, born_digital_pdf):
 
     assert document.document_type == "invoice" and document.status == Document.Status.REVIEW
     assert "Schwelle" in document.decision_reason
+
+
+def test_it_resends_jobs_whose_worker_or_message_was_lost(owner, born_digital_pdf, monkeypatch):
+    import threading
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from documents import locks
+
+    now = timezone.now()
+    dead_run, live_run, waiting, forgotten = (_ingest(owner, born_digital_pdf).jobs.get() for _ in range(4))
+    ProcessingJob.objects.filter(id__in=[dead_run.id, live_run.id]).update(status="running", attempts=1)
+    ProcessingJob.objects.filter(id=waiting.id).update(enqueued_at=now - timedelta(minutes=5))
+    ProcessingJob.objects.filter(id=forgotten.id).update(enqueued_at=now - timedelta(hours=2))
+    resent = []
+    monkeypatch.setattr(services, "_enqueue", lambda job: resent.append(job.id))
+    held, release = threading.Event(), threading.Event()
+
+    def live_worker():
+        from django.db import connection
+
+        with locks.exclusive(f"processing-job:{live_run.id}"):
+            held.set()
+            release.wait(30)
+        connection.close()
+
+    thread = threading.Thread(target=live_worker)
+    thread.start()
+    held.wait(10)
+    try:
+        count = services.jobs_recover_stale(now=now)
+    finally:
+        release.set()
+        thread.join()
+
+    assert sorted(resent) == sorted([dead_run.id, forgotten.id])
+    assert count == 2
