@@ -25,7 +25,3 @@ def reviewable_documents(user) -> QuerySet[Document]:
     if not user.is_authenticated or not (user.is_superuser or user.has_perm("documents.review_document")):
         return Document.objects.none()
     return visible_documents(user)
-
-
-def document_fields(document: Document) -> dict:
-    return {field.name: field for field in document.fields.all()}
