@@ -346,13 +346,6 @@ def _job_run_locked(*, job_id, queue: str) -> ProcessingJob | None:
         output.close()
 
 
-def auto_approve_threshold() -> float:
-    """The configured threshold; the settings default when the database is not reachable (``extract``)."""
-    from ocr.options import load_options
-
-    return load_options().auto_approve_threshold
-
-
 def _job_hand_off(job: ProcessingJob, handoff) -> None:
     with transaction.atomic():
         ProcessingJob.objects.filter(id=job.id, status=ProcessingJob.Status.RUNNING).update(

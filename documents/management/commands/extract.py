@@ -4,8 +4,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from documents.results import pipeline_result
-from documents.services import auto_approve_threshold
 from ocr.errors import StopProcessing
+from ocr.options import load_options
 from ocr.pipeline import run_pipeline
 from ocr.tesseract import TesseractUnavailable
 
@@ -19,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="JSON output (the only format; kept for scripts)")
 
     def handle(self, *args, files, **options):
-        threshold = auto_approve_threshold()
+        options = load_options()  # once for all files
         results, failures = [], []
         for path in files:
             try:
@@ -28,7 +28,7 @@ class Command(BaseCommand):
                 failures.append(f"{path}: Datei kann nicht gelesen werden ({exc.strerror}).")
                 continue
             try:
-                output = run_pipeline(data, auto_approve_threshold=threshold)
+                output = run_pipeline(data, options=options)
             except StopProcessing as refusal:
                 failures.append(f"{path}: {refusal.message}")
                 continue
