@@ -5,6 +5,7 @@ find the positions table next (its rows must not be mistaken for totals), then h
 amounts, supplier, validation and the overall confidence the decision reads.
 """
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -23,6 +24,7 @@ from extraction.fields import (
 )
 from extraction.layout import build_layouts, union_bbox
 from extraction.lineitems import find_line_items
+from extraction.rules import RulesOutcome, RuleSpec, apply_rules, merge_hits
 from extraction.supplier import find_supplier_name
 from extraction.types import ExtractionResult, FieldValue, ValidationCheck
 from extraction.validation import REQUIRED_FIELDS, validate
@@ -47,7 +49,17 @@ FAILED_CHECK_DEFAULT = 0.75
 ALL_PASSED_LIFT = 0.35
 
 
-def extract(pages: list[PageContent], *, today: date | None = None) -> ExtractionResult:
+def extract(
+    pages: list[PageContent],
+    *,
+    today: date | None = None,
+    rules: Sequence[RuleSpec] = (),
+    supplier_id: str | None = None,
+) -> ExtractionResult:
+    """The fields of ``pages``; configured ``rules`` (``extraction.rules``) compete with the built-in ones.
+
+    ``supplier_id`` is the document's supplier (when known): its rules apply, and win over generic ones.
+    """
     layouts = build_layouts(pages)
     document_type, type_confidence = classify(layouts)
     table = find_line_items(layouts)
@@ -92,9 +104,14 @@ def extract(pages: list[PageContent], *, today: date | None = None) -> Extractio
         chosen["supplier_name"] = supplier
 
     fields = {name: _field_value(name, candidate) for name, candidate in sorted(chosen.items())}
+    outcome = RulesOutcome()
+    if rules:
+        outcome = apply_rules(layouts, rules, document_type=document_type, supplier_id=supplier_id)
+        fields = merge_hits(fields, outcome.hits)
     checks = validate(
         fields, document_type, vat_rates=amounts.vat_rates, today=today or date.today(), line_items=table.items
     )
+    checks += outcome.error_checks()
     return ExtractionResult(
         document_type=document_type,
         document_type_confidence=type_confidence,
@@ -102,6 +119,7 @@ def extract(pages: list[PageContent], *, today: date | None = None) -> Extractio
         line_items=table.items,
         validation=checks,
         overall_confidence=overall_confidence(fields, checks, document_type, type_confidence),
+        rule_usage=outcome.usage,
     )
 
 

@@ -1,7 +1,5 @@
 """Extraction configuration and its learning data: rules, rule history, ground truth, model metrics."""
 
-import re
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -11,30 +9,32 @@ from django.utils.translation import gettext_lazy as _
 
 from ablage.models import BaseModel
 from documents.models import Document
+from extraction.rules import RULE_FIELDS, rule_config_errors, validation_regex_error
 
 
 class ExtractionRule(BaseModel):
     """A configurable rule that finds one field (``field_name``) in a document's text or layout.
 
     A rule with no ``supplier`` applies to every supplier; a blank ``document_type`` to every
-    type. Higher ``priority`` is tried first. ``rule_config`` by type:
-
-    * regex: ``{"pattern": "...", "group": 1, "flags": "im"}``
-    * position: ``{"page": 1, "x": .., "y": .., "width": .., "height": ..}``, normalised 0..1
-      with a top-left origin like ``DocumentPage.words``
-    * template: ``{"field_mapping": {...}}``; the template itself is the ``template`` FK
+    type. Supplier rules are tried before generic ones, then higher ``priority`` first; the next
+    rule is the fallback when one finds nothing valid. ``rule_config`` by type, and how a hit
+    competes with the built-in extractors: ``extraction.rules`` (module doc).
 
     (The seed's ``ml_model`` type is left out until there is a model to run.)
-    States: active <-> inactive. Each edit of ``rule_config`` raises ``version`` and leaves
-    an ``ExtractionRuleVersion`` behind (written by the rule-editing service).
+    States: active <-> inactive. Each edit of what the rule does (type, config, validation
+    regex, template) raises ``version``, leaves an ``ExtractionRuleVersion`` behind and starts
+    the usage statistics afresh (``extraction.services.rule_update``).
 
-    Not yet used by any code path: the built-in German field rules live in code; the
-    extraction-engine issue reads these rows on top of them. Until then maintained in admin.
+    Usage statistics of the current version: ``usage_count`` runs, ``success_count`` of them with
+    a valid value, ``success_rate`` their share, ``avg_confidence`` of the hits, ``last_used_at``;
+    ``last_error`` the last reason the rule broke (does not compile, timed out), kept until the
+    rule is edited.
     """
 
     class RuleType(models.TextChoices):
         REGEX = "regex", _("Regulärer Ausdruck")
         POSITION = "position", _("Position auf der Seite")
+        ANCHOR = "anchor", _("Neben einer Beschriftung")
         TEMPLATE = "template", _("Lieferantenvorlage")
 
     supplier = models.ForeignKey(
@@ -71,8 +71,12 @@ class ExtractionRule(BaseModel):
     is_active = models.BooleanField(_("aktiv"), default=True)
     version = models.IntegerField(_("Version"), default=1)
     usage_count = models.IntegerField(_("Verwendungen"), default=0)
+    success_count = models.IntegerField(_("Erfolgreiche Verwendungen"), default=0)
     success_rate = models.FloatField(_("Erfolgsquote"), null=True, blank=True)
     avg_confidence = models.FloatField(_("Mittlere Konfidenz"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("Zuletzt verwendet"), null=True, blank=True)
+    last_error = models.TextField(_("Letzter Fehler"), blank=True)
+    last_error_at = models.DateTimeField(_("Letzter Fehler am"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -103,7 +107,11 @@ class ExtractionRule(BaseModel):
                 name="extraction_rule_template_iff_template_type",
             ),
             models.CheckConstraint(condition=Q(version__gte=1), name="extraction_rule_version_positive"),
-            models.CheckConstraint(condition=Q(usage_count__gte=0), name="extraction_rule_usage_count_non_negative"),
+            # Also keeps the usage count non-negative: 0 <= success_count <= usage_count.
+            models.CheckConstraint(
+                condition=Q(success_count__gte=0, success_count__lte=models.F("usage_count")),
+                name="extraction_rule_success_count_within_usage",
+            ),
             models.CheckConstraint(
                 condition=Q(success_rate__isnull=True) | Q(success_rate__gte=0, success_rate__lte=1),
                 name="extraction_rule_success_rate_range",
@@ -125,14 +133,16 @@ class ExtractionRule(BaseModel):
 
     def clean(self):
         errors: dict[str, list[str]] = {}
-        config_errors = validate_rule_config(self.rule_type, self.rule_config)
+        config_errors = rule_config_errors(self.rule_type, self.rule_config)
         if config_errors:
             errors["rule_config"] = config_errors
-        if self.validation_regex:
-            try:
-                re.compile(self.validation_regex)
-            except re.error as exc:
-                errors["validation_regex"] = [gettext("Kein gültiger regulärer Ausdruck (%(error)s).") % {"error": exc}]
+        if self.validation_regex and (problem := validation_regex_error(self.validation_regex)):
+            errors["validation_regex"] = [problem]
+        if self.field_name and self.field_name not in RULE_FIELDS:
+            errors["field_name"] = [
+                gettext("Unbekanntes Feld „%(name)s“; möglich sind: %(names)s.")
+                % {"name": self.field_name, "names": ", ".join(RULE_FIELDS)}
+            ]
         if self.rule_type == self.RuleType.TEMPLATE and self.template_id is None:
             errors["template"] = [gettext("Eine Regel vom Typ Lieferantenvorlage braucht eine Vorlage.")]
         elif self.rule_type != self.RuleType.TEMPLATE and self.template_id is not None:
@@ -141,73 +151,23 @@ class ExtractionRule(BaseModel):
             raise ValidationError(errors)
 
 
-def validate_rule_config(rule_type: str, config) -> list[str]:
-    """Messages describing what is wrong with ``config`` for ``rule_type`` (empty = valid).
-
-    Checked when the rule is saved in a form so that a broken rule is refused where it was
-    typed, not discovered by the first document that reaches it.
-    """
-    if not isinstance(config, dict):
-        return [gettext("Erwartet wird ein JSON-Objekt.")]
-    if rule_type == ExtractionRule.RuleType.REGEX:
-        return _regex_config_errors(config)
-    if rule_type == ExtractionRule.RuleType.POSITION:
-        return _position_config_errors(config)
-    if rule_type == ExtractionRule.RuleType.TEMPLATE:
-        mapping = config.get("field_mapping", {})
-        if not isinstance(mapping, dict):
-            return [gettext("„field_mapping“ muss ein JSON-Objekt sein.")]
-        return []
-    return [gettext("Unbekannter Regeltyp „%(type)s“.") % {"type": rule_type}]
-
-
-def _regex_config_errors(config: dict) -> list[str]:
-    pattern = config.get("pattern")
-    if not isinstance(pattern, str) or not pattern:
-        return [gettext("„pattern“ fehlt: der reguläre Ausdruck, der das Feld findet.")]
-    try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
-        return [gettext("„pattern“ ist kein gültiger regulärer Ausdruck (%(error)s).") % {"error": exc}]
-    errors = []
-    group = config.get("group", 1 if compiled.groups else 0)
-    # bool is an int subclass; ``"group": true`` is a typo, not group 1.
-    if isinstance(group, bool) or not isinstance(group, int) or not 0 <= group <= compiled.groups:
-        errors.append(
-            gettext("„group“ muss eine Gruppennummer zwischen 0 und %(max)d sein.") % {"max": compiled.groups}
-        )
-    flags = config.get("flags", "")
-    if not isinstance(flags, str) or set(flags) - set("ims"):
-        errors.append(gettext("„flags“ darf nur die Buchstaben i, m und s enthalten."))
-    return errors
-
-
-def _position_config_errors(config: dict) -> list[str]:
-    errors = []
-    for key in ("x", "y", "width", "height"):
-        value = config.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-            errors.append(gettext("„%(key)s“ muss eine Zahl zwischen 0 und 1 sein (Anteil der Seite).") % {"key": key})
-    page = config.get("page", 1)
-    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-        errors.append(gettext("„page“ muss eine Seitenzahl ab 1 sein."))
-    return errors
-
-
 class ExtractionRuleVersion(BaseModel):
-    """A snapshot of a rule's configuration as it was at ``version``; rows are never edited.
+    """A snapshot of a rule's configuration as it was at ``version``, with its measured performance.
 
-    No state transitions: the history is append-only, so a rule can be compared with or
-    rolled back to an earlier version.
-
-    Not yet used by any code path: written by the rule-editing service (extraction-engine
-    issue); until then maintained in admin.
+    No state transitions: the configuration is never edited, so a rule can be compared with or
+    rolled back to an earlier version; only the counters grow while the version is in use
+    (``usage_count`` runs, ``success_count`` with a valid value, ``avg_confidence`` of the hits).
+    ``performance_delta`` holds what the previous version had measured when this one replaced it
+    (``extraction.services.rule_update``).
     """
 
     rule = models.ForeignKey(ExtractionRule, on_delete=models.CASCADE, related_name="versions", verbose_name=_("Regel"))
     version = models.IntegerField(_("Version"))
     rule_config = models.JSONField(_("Konfiguration"))
     performance_delta = models.JSONField(_("Leistungsänderung"), default=dict, blank=True)
+    usage_count = models.IntegerField(_("Verwendungen"), default=0)
+    success_count = models.IntegerField(_("Erfolgreiche Verwendungen"), default=0)
+    avg_confidence = models.FloatField(_("Mittlere Konfidenz"), null=True, blank=True)
     notes = models.TextField(_("Notizen"), blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -225,6 +185,11 @@ class ExtractionRuleVersion(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["rule", "version"], name="extraction_rule_version_unique_per_rule"),
             models.CheckConstraint(condition=Q(version__gte=1), name="extraction_rule_version_number_positive"),
+            # Also keeps the usage count non-negative.
+            models.CheckConstraint(
+                condition=Q(success_count__gte=0, success_count__lte=models.F("usage_count")),
+                name="extraction_rule_version_success_within_usage",
+            ),
         ]
 
     def __str__(self):

@@ -10,7 +10,8 @@ class FieldValue:
     ``value`` is the text as printed ("1.234,56 €"), ``normalized`` the canonical string
     ("1234.56"; dates "YYYY-MM-DD"; IBAN/VAT ID upper-case without spaces; currency ISO 4217).
     ``page`` is 1-based; ``bbox`` is normalised (x0, y0, x1, y1) on that page; ``rule`` names
-    the rule that produced the value (evidence for the clerk).
+    the rule that produced the value (evidence for the clerk); ``rule_id`` and ``rule_version``
+    are set when a configured ``ExtractionRule`` produced it.
     """
 
     name: str
@@ -20,6 +21,8 @@ class FieldValue:
     page: int | None = None
     bbox: tuple[float, float, float, float] | None = None
     rule: str = ""
+    rule_id: str = ""
+    rule_version: int | None = None
 
 
 @dataclass(slots=True)
@@ -38,3 +41,5 @@ class ExtractionResult:
     line_items: list[dict] = field(default_factory=list)
     validation: list[ValidationCheck] = field(default_factory=list)
     overall_confidence: float = 0.0
+    # extraction.rules.RuleUsage per configured rule that ran: recorded on the rules afterwards.
+    rule_usage: list = field(default_factory=list)

@@ -72,11 +72,12 @@ BAD_ROWS = {
     "extraction_rule_name_unique_global": lambda c: (rule(), rule()),
     "extraction_rule_template_iff_template_type": lambda c: rule(rule_type="template", rule_config={}),
     "extraction_rule_version_positive": lambda c: rule(version=0),
-    "extraction_rule_usage_count_non_negative": lambda c: rule(usage_count=-1),
+    "extraction_rule_success_count_within_usage": lambda c: rule(usage_count=1, success_count=2),
     "extraction_rule_success_rate_range": lambda c: rule(success_rate=1.2),
     "extraction_rule_avg_confidence_range": lambda c: rule(avg_confidence=-0.5),
     "extraction_rule_version_unique_per_rule": lambda c: (lambda r: (rule_version(r), rule_version(r)))(rule()),
     "extraction_rule_version_number_positive": lambda c: rule_version(rule(), version=0),
+    "extraction_rule_version_success_within_usage": lambda c: rule_version(rule(), usage_count=0, success_count=1),
     "training_data_unique_field_per_document": lambda c: (training(c.document), training(c.document)),
     "training_data_validator_has_timestamp": lambda c: training(c.document, validated_by=c.owner),
     "training_data_used_has_batch": lambda c: training(c.document, used_for_training=True),
@@ -212,10 +213,22 @@ def test_it_renders_the_admin_changelist_with_rows(admin_client, populated, mode
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("model", ADMIN_MODELS, ids=lambda m: m.__name__)
+@pytest.mark.parametrize("model", [ExtractionRule, TrainingData, ModelPerformance], ids=lambda m: m.__name__)
 def test_it_renders_the_admin_add_page(admin_client, model):
     response = admin_client.get(reverse(f"admin:extraction_{model._meta.model_name}_add"))
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_it_keeps_rule_versions_read_only_in_admin(admin_client, populated):
+    version = ExtractionRuleVersion.objects.get()
+    assert admin_client.get(reverse("admin:extraction_extractionruleversion_add")).status_code == 403
+    response = admin_client.post(
+        reverse("admin:extraction_extractionruleversion_change", args=[version.pk]), {"notes": "geändert"}
+    )
+    assert response.status_code == 403
+    version.refresh_from_db()
+    assert version.notes == "Erste Fassung"
 
 
 @pytest.mark.django_db
