@@ -22,6 +22,13 @@ Rules (``ValidationCheck.rule``) and when each runs:
   which way the money flows (``ablage.testing.invoices.InvoiceSpec``; EN 16931 for type code 381).
   A negative reading means a sign was printed that the booking would apply a second time;
 * ``due_after_invoice_date``, ``dates_plausible``, ``required_fields``.
+
+Two more need the database and are added by ``extraction.services.extraction_finish`` once the
+supplier is known (built here, queried there):
+
+* ``duplicate_invoice_number``: the owner has another live document of this supplier with the same
+  invoice number (compared without spaces and case); a failed check, so it blocks auto-approval;
+* ``template_*``: the supplier template's ``validation_rules`` (``template_checks``).
 """
 
 import re
@@ -30,6 +37,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
+import regex
 from django.utils.translation import gettext as _
 from stdnum import bic as stdnum_bic
 from stdnum import numdb
@@ -472,3 +480,200 @@ def _credit_note_sign_check(amounts: dict[str, Decimal]) -> ValidationCheck:
 
 
 _AMOUNT_NAMES = {"net_amount": "Nettobetrag", "vat_amount": "Umsatzsteuer", "total_amount": "Gesamtbetrag"}
+
+
+# --- checks that need more than the document: earlier documents, the supplier's template ---------
+
+
+def invoice_number_key(number: str) -> str:
+    """The form invoice numbers are compared in: "re-2026 001" and "RE-2026001" are one number."""
+    return re.sub(r"\s+", "", number).upper()
+
+
+def duplicate_invoice_check(invoice_number: str, duplicates: Sequence[str]) -> ValidationCheck:
+    """``duplicates`` names the owner's other documents of the same supplier with this number.
+
+    A failed check, so a possible double booking is never approved without a person.
+    """
+    if not duplicates:
+        return ValidationCheck(
+            "duplicate_invoice_number",
+            True,
+            _("Rechnungsnummer %(number)s ist für diesen Lieferanten neu.") % {"number": invoice_number},
+            ("invoice_number",),
+        )
+    return ValidationCheck(
+        "duplicate_invoice_number",
+        False,
+        _("Mögliche Doppelerfassung: Rechnungsnummer %(number)s dieses Lieferanten gibt es schon (%(others)s).")
+        % {"number": invoice_number, "others": ", ".join(duplicates)},
+        ("invoice_number",),
+    )
+
+
+TEMPLATE_CONDITIONS = (
+    "greater_than",
+    "greater_or_equal",
+    "less_than",
+    "less_or_equal",
+    "equals",
+    "not_equals",
+    "matches",
+    "one_of",
+)
+TEMPLATE_RULE_KEYS = ("required_fields", "custom_checks", "total_must_equal_sum", "date_format")
+_CONDITION_TEXT = {
+    "greater_than": "größer als", "greater_or_equal": "mindestens", "less_than": "kleiner als",
+    "less_or_equal": "höchstens", "equals": "gleich", "not_equals": "ungleich", "matches": "passend zu",
+    "one_of": "einer von",
+}  # fmt: skip
+_DATE_FORMAT_PARTS = (("YYYY", r"\d{4}"), ("YY", r"\d{2}"), ("DD", r"\d{1,2}"), ("MM", r"\d{1,2}"))
+TEMPLATE_REGEX_TIMEOUT_S = 0.25
+
+
+def template_checks(
+    fields: dict[str, FieldValue], rules: dict, *, template: str, checks: Sequence[ValidationCheck]
+) -> list[ValidationCheck]:
+    """The supplier template's own rules (``SupplierTemplate.validation_rules``), one check per rule.
+
+    ``required_fields`` (list of field names), ``custom_checks`` (``{"field", "condition",
+    "value"}``, conditions ``TEMPLATE_CONDITIONS``; a check on a field that was not read is not
+    emitted), ``total_must_equal_sum`` (the ``amounts_sum`` check in ``checks`` ran and passed),
+    ``date_format`` (``"DD.MM.YYYY"``: how the dates are printed). Anything else fails, so a typo in
+    the template is seen instead of silently checking nothing.
+    """
+    if not isinstance(rules, dict):
+        return [
+            ValidationCheck(
+                "template_rules", False, _("Die Prüfregeln der Vorlage %(t)s sind kein JSON-Objekt.") % {"t": template}
+            )
+        ]
+    result = []
+    unknown = sorted(set(rules) - set(TEMPLATE_RULE_KEYS))
+    if unknown:
+        result.append(
+            ValidationCheck(
+                "template_rules",
+                False,
+                _("Vorlage %(t)s: unbekannte Prüfregeln %(keys)s.") % {"t": template, "keys": ", ".join(unknown)},
+            )
+        )
+    required = rules.get("required_fields") or []
+    if required:
+        names = [name for name in required if isinstance(name, str)]
+        missing = [name for name in names if name not in fields]
+        message = (
+            _("Vorlage %(t)s: alle Pflichtfelder vorhanden.") if not missing else _("Vorlage %(t)s verlangt %(names)s.")
+        ) % {"t": template, "names": ", ".join(str(FIELD_NAMES.get(name, name)) for name in missing)}
+        result.append(ValidationCheck("template_required_fields", not missing, message, tuple(missing or names)))
+    for check in rules.get("custom_checks") or []:
+        outcome = _custom_check(fields, check, template)
+        if outcome is not None:
+            result.append(outcome)
+    if rules.get("total_must_equal_sum"):
+        ok = any(check.rule == "amounts_sum" and check.ok for check in checks)
+        message = (
+            _("Vorlage %(t)s: Netto + USt ergibt den Gesamtbetrag.")
+            if ok
+            else _("Vorlage %(t)s verlangt, dass Netto + USt den Gesamtbetrag ergeben; das ist nicht belegt.")
+        ) % {"t": template}
+        result.append(
+            ValidationCheck("template_total_equals_sum", ok, message, ("net_amount", "vat_amount", "total_amount"))
+        )
+    date_format = rules.get("date_format")
+    if date_format:
+        result += _date_format_check(fields, date_format, template)
+    return result
+
+
+def _comparable(name: str, text):
+    if name in ("net_amount", "vat_amount", "total_amount", "vat_rate"):
+        return _decimal(str(text))
+    if name in ("invoice_date", "due_date", "delivery_date"):
+        try:
+            return date.fromisoformat(str(text))
+        except ValueError:
+            return None
+    return str(text)
+
+
+def _custom_check(fields: dict[str, FieldValue], check, template: str) -> ValidationCheck | None:
+    if not isinstance(check, dict) or check.get("condition") not in TEMPLATE_CONDITIONS or "field" not in check:
+        return ValidationCheck(
+            "template_custom_check",
+            False,
+            _("Vorlage %(t)s: Prüfung %(check)s ist unvollständig (field, condition, value; Bedingungen: %(known)s).")
+            % {"t": template, "check": check, "known": ", ".join(TEMPLATE_CONDITIONS)},
+        )
+    name, condition, expected = check["field"], check["condition"], check.get("value")
+    field = fields.get(name)
+    if field is None:
+        return None
+    ok = _condition_holds(name, field.normalized, condition, expected)
+    label = FIELD_NAMES.get(name, name)
+    if ok is None:
+        message = _("Vorlage %(t)s: %(field)s „%(value)s“ lässt sich nicht mit %(expected)s vergleichen.")
+        ok = False
+    elif ok:
+        message = _("Vorlage %(t)s: %(field)s ist %(condition)s %(expected)s.")
+    else:
+        message = _("Vorlage %(t)s: %(field)s „%(value)s“ ist nicht %(condition)s %(expected)s.")
+    message %= {
+        "t": template,
+        "field": label,
+        "value": field.normalized,
+        "condition": _CONDITION_TEXT[condition],
+        "expected": expected,
+    }
+    return ValidationCheck("template_custom_check", ok, message, (name,))
+
+
+def _condition_holds(name: str, value: str, condition: str, expected) -> bool | None:
+    """True/False, or None when the values cannot be compared (wrong type in the template)."""
+    if condition == "matches":
+        try:
+            return regex.fullmatch(str(expected), value, timeout=TEMPLATE_REGEX_TIMEOUT_S) is not None
+        except (regex.error, TimeoutError):
+            return None
+    if condition == "one_of":
+        if not isinstance(expected, list):
+            return None
+        options = [_comparable(name, option) for option in expected]
+        return _comparable(name, value) in options
+    left, right = _comparable(name, value), _comparable(name, expected)
+    if left is None or right is None or type(left) is not type(right):
+        return None
+    if condition == "equals":
+        return left == right
+    if condition == "not_equals":
+        return left != right
+    if isinstance(left, str):
+        return None  # no ordering of free text
+    return {
+        "greater_than": left > right,
+        "greater_or_equal": left >= right,
+        "less_than": left < right,
+        "less_or_equal": left <= right,
+    }[condition]
+
+
+def _date_format_check(fields: dict[str, FieldValue], date_format, template: str) -> list[ValidationCheck]:
+    if not isinstance(date_format, str):
+        return [
+            ValidationCheck(
+                "template_date_format", False, _("Vorlage %(t)s: „date_format“ muss Text sein.") % {"t": template}
+            )
+        ]
+    pattern = re.escape(date_format)
+    for token, digits in _DATE_FORMAT_PARTS:
+        pattern = pattern.replace(token, digits)
+    dated = [name for name in ("invoice_date", "due_date", "delivery_date") if name in fields]
+    if not dated:
+        return []
+    wrong = [name for name in dated if re.fullmatch(pattern, fields[name].value.strip()) is None]
+    message = (
+        _("Vorlage %(t)s: Datumsangaben im Format %(format)s.")
+        if not wrong
+        else _("Vorlage %(t)s: Datum nicht im Format %(format)s gedruckt (%(names)s); falsch gelesen?")
+    ) % {"t": template, "format": date_format, "names": ", ".join(wrong)}
+    return [ValidationCheck("template_date_format", not wrong, message, tuple(wrong or dated))]
