@@ -31,6 +31,7 @@ from documents.models import (
     Tag,
 )
 from documents.progress import progress_text
+from extraction.services import extraction_finish
 from monitoring.services import audit_log_record
 from ocr.errors import StopProcessing
 from ocr.filetypes import sniff
@@ -390,6 +391,12 @@ def _persist_output(job: ProcessingJob, output) -> None:
                 )
                 written_keys.append(einvoice_key)
         supplier_match = _match_supplier(document, output)
+        # Supplier rules, the duplicate check and template checks need the supplier, known only now.
+        extraction_finish(
+            document=document,
+            output=output,
+            supplier_id=supplier_match.supplier.id if supplier_match is not None else document.supplier_id,
+        )
         archive_key = ""
         if output.archive_pdf:
             archive_key = default_storage.save(

@@ -1,16 +1,47 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from extraction.models import ExtractionRule, ExtractionRuleVersion, ModelPerformance, TrainingData
+from extraction.services import rule_delete, rule_save
 
 TIMESTAMP_FIELDS = ("id", "created_at", "updated_at")
 
 
+STATISTICS_FIELDS = (
+    "version",
+    "usage_count",
+    "success_count",
+    "success_rate",
+    "avg_confidence",
+    "last_used_at",
+    "last_error",
+    "last_error_at",
+)
+VERSION_FIELDS = (
+    "version",
+    "rule_config",
+    "usage_count",
+    "success_count",
+    "avg_confidence",
+    "performance_delta",
+    "notes",
+    "created_by",
+    "created_at",
+)
+
+
 class ExtractionRuleVersionInline(admin.TabularInline):
+    """The history, read-only: versions are written by ``rule_save`` when what the rule does changes."""
+
     model = ExtractionRuleVersion
     extra = 0
-    fields = ("version", "rule_config", "notes", "created_by", "created_at")
-    readonly_fields = ("created_by", "created_at")
+    fields = VERSION_FIELDS
+    readonly_fields = VERSION_FIELDS
     ordering = ("-version",)
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ExtractionRule)
@@ -26,42 +57,50 @@ class ExtractionRuleAdmin(admin.ModelAdmin):
         "version",
         "usage_count",
         "success_rate",
+        "last_used_at",
+        "has_error",
     )
     list_filter = ("rule_type", "is_active", "required", "document_type")
     list_select_related = ("supplier",)
     search_fields = ("name", "field_name", "supplier__name")
     autocomplete_fields = ("supplier", "template")
-    readonly_fields = (*TIMESTAMP_FIELDS, "usage_count", "success_rate", "avg_confidence", "created_by")
+    fieldsets = (
+        (None, {"fields": ("name", "field_name", "rule_type", "rule_config", "validation_regex", "template")}),
+        (_("Geltungsbereich"), {"fields": ("supplier", "document_type", "priority", "required", "is_active")}),
+        (_("Statistik der aktuellen Version"), {"fields": STATISTICS_FIELDS}),
+        (_("Verwaltung"), {"fields": (*TIMESTAMP_FIELDS, "created_by")}),
+    )
+    readonly_fields = (*TIMESTAMP_FIELDS, *STATISTICS_FIELDS, "created_by")
     date_hierarchy = "created_at"
     inlines = (ExtractionRuleVersionInline,)
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+    @admin.display(boolean=True, description=_("Fehler"))
+    def has_error(self, rule):
+        return bool(rule.last_error)
 
-    def save_formset(self, request, form, formset, change):
-        for version in formset.save(commit=False):
-            if version._state.adding:
-                version.created_by = request.user
-            version.save()
-        for version in formset.deleted_objects:
-            version.delete()
+    def save_model(self, request, obj, form, change):
+        # The form has already run the rule's clean(); the service versions and audits the change.
+        rule_save(rule=obj, user=request.user)
+
+    def delete_model(self, request, obj):
+        rule_delete(rule=obj, user=request.user)
 
 
 @admin.register(ExtractionRuleVersion)
 class ExtractionRuleVersionAdmin(admin.ModelAdmin):
-    list_display = ("rule", "version", "created_by", "created_at")
+    """Read-only: a version is a record of what a rule did and how well it did it."""
+
+    list_display = ("rule", "version", "usage_count", "success_count", "avg_confidence", "created_by", "created_at")
     list_select_related = ("rule", "created_by")
     search_fields = ("rule__name", "rule__field_name", "notes")
-    autocomplete_fields = ("rule",)
-    readonly_fields = (*TIMESTAMP_FIELDS, "created_by")
+    readonly_fields = (*TIMESTAMP_FIELDS, "rule", *VERSION_FIELDS)
     date_hierarchy = "created_at"
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(TrainingData)

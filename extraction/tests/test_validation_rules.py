@@ -32,7 +32,8 @@ def test_it_fails_a_known_invoice_number_and_names_the_earlier_document():
 
     assert check.ok is False
     assert check.message == (
-        "Mögliche Doppelerfassung: Rechnungsnummer RE-1 dieses Lieferanten gibt es schon (\u201eRechnung März\u201c vom 03.03.2026)."
+        "Mögliche Doppelerfassung: Rechnungsnummer RE-1 dieses Lieferanten gibt es schon "
+        "(„Rechnung März“ vom 03.03.2026)."
     )
 
 
