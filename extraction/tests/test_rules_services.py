@@ -214,3 +214,30 @@ def test_it_applies_the_supplier_templates_validation_rules(owner, born_digital_
     assert document.status == Document.Status.REVIEW
     check = _checks(document)["template_custom_check"]
     assert check["ok"] is False and check["message"].startswith("Vorlage Standard: Gesamtbetrag")
+
+
+def test_it_versions_a_rule_edited_in_admin(admin_client, admin_user):
+    from django.urls import reverse
+
+    rule = _rule(admin_user)
+    response = admin_client.post(
+        reverse("admin:extraction_extractionrule_change", args=[rule.pk]),
+        {
+            "name": rule.name,
+            "field_name": "invoice_number",
+            "rule_type": "anchor",
+            "rule_config": '{"label": "Rechnung", "direction": "right"}',
+            "document_type": "",
+            "priority": "0",
+            "is_active": "on",
+            "versions-TOTAL_FORMS": "1",
+            "versions-INITIAL_FORMS": "1",
+            "versions-0-id": str(rule.versions.get().pk),
+            "versions-0-rule": str(rule.pk),
+        },
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    rule.refresh_from_db()
+    assert (rule.version, rule.rule_type) == (2, "anchor")
+    assert list(rule.versions.order_by("version").values_list("version", flat=True)) == [1, 2]
