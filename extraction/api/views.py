@@ -1,3 +1,5 @@
+import uuid
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -51,7 +53,13 @@ class RuleListCreateApi(ListAPIView):
         if params.get("field_name"):
             rules = rules.filter(field_name=params["field_name"])
         if params.get("supplier"):
-            rules = rules.filter(supplier_id=params["supplier"])
+            try:
+                supplier_id = uuid.UUID(params["supplier"])
+            except ValueError:
+                raise ApplicationError(
+                    "„supplier“ muss die ID eines Lieferanten sein.", code="invalid_filter"
+                ) from None
+            rules = rules.filter(supplier_id=supplier_id)
         if params.get("is_active") in ("true", "false"):
             rules = rules.filter(is_active=params["is_active"] == "true")
         return rules

@@ -104,6 +104,15 @@ def test_it_lets_a_reviewer_read_but_not_write(reviewer, rule):
     assert ExtractionRule.objects.get().priority == 0
 
 
+def test_it_filters_rules_and_refuses_a_malformed_supplier_filter(rule_admin, rule):
+    client = _client(rule_admin)
+
+    assert client.get(LIST, {"field_name": "invoice_number"}).json()["count"] == 1
+    assert client.get(LIST, {"field_name": "iban"}).json()["count"] == 0
+    refused = client.get(LIST, {"supplier": "kein-uuid"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_filter"
+
+
 def test_it_answers_404_for_a_rule_that_does_not_exist(rule_admin):
     missing = reverse("api-v1:extraction-rule-detail", args=["00000000-0000-4000-8000-000000000000"])
     assert _client(rule_admin).get(missing).status_code == 404
