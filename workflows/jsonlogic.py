@@ -196,7 +196,7 @@ def _substr(source, start, length=None):
         return text[begin:]
     length = int(to_number(length))
     end = len(text) + length if length < 0 else begin + length
-    return text[begin:max(end, begin)]
+    return text[begin : max(end, begin)]
 
 
 def _in(needle, haystack):
@@ -291,18 +291,22 @@ _DATA_OPERATORS: dict[str, Callable] = {
     "missing_some": _missing_some,
 }
 
-OPERATORS = frozenset(_PLAIN_OPERATORS) | frozenset(_DATA_OPERATORS) | {
-    "if",
-    "?:",
-    "and",
-    "or",
-    "map",
-    "filter",
-    "reduce",
-    "all",
-    "none",
-    "some",
-}
+OPERATORS = (
+    frozenset(_PLAIN_OPERATORS)
+    | frozenset(_DATA_OPERATORS)
+    | {
+        "if",
+        "?:",
+        "and",
+        "or",
+        "map",
+        "filter",
+        "reduce",
+        "all",
+        "none",
+        "some",
+    }
+)
 
 
 def is_rule(value) -> bool:
@@ -326,7 +330,7 @@ def evaluate(rule: Any, data: Any = None, *, _depth: int = 0) -> Any:
     if not is_rule(rule):
         return rule
 
-    (operator, raw_args), = rule.items()
+    ((operator, raw_args),) = rule.items()
     args = raw_args if isinstance(raw_args, list) else [raw_args]
     depth = _depth + 1
 
@@ -393,6 +397,6 @@ def rule_errors(rule: Any, *, _depth: int = 0) -> list[str]:
         return []
     if len(rule) != 1:
         return ['Erwartet wird ein Objekt mit genau einem Operator, z. B. {"==": [...]}.']
-    (operator, args), = rule.items()
+    ((operator, args),) = rule.items()
     errors = [] if operator in OPERATORS else [f"Unbekannter JSONLogic-Operator: {operator!r}."]
     return errors + rule_errors(args, _depth=_depth + 1)
