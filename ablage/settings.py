@@ -209,6 +209,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "review-queue-refresh": {"task": "documents.tasks.review_queue_refresh", "schedule": 300.0},
     "recover-stale-jobs": {"task": "documents.tasks.recover_stale_jobs", "schedule": 300.0},
+    "workflow-resume-due": {"task": "workflows.tasks.resume_due_executions", "schedule": 60.0},
 }
 CELERY_TIMEZONE = TIME_ZONE
 ABLAGE_QUEUES = ["default", "ocr_cpu", "ocr_gpu", "extract", "notify"]
@@ -237,6 +238,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Dokumentenerfassung und Archiv: Upload, Verarbeitung, Prüfung.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "DocumentStatusEnum": "documents.models.Document.Status",
+        "DocumentSourceEnum": "documents.models.Document.Source",
+        "WorkflowExecutionStatusEnum": "workflows.models.WorkflowExecution.Status",
+        "WorkflowTriggerEnum": "workflows.models.Workflow.Trigger",
+    },
 }
 
 # Upload guardrails. DATA_UPLOAD_MAX_MEMORY_SIZE bounds non-file form data only.
