@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api-v1"))),
     path("konto/", include("accounts.urls")),
     path("lieferanten/", include("suppliers.urls")),
+    path("workflows/", include("workflows.urls")),
     path("", include("documents.urls")),
 ]
 
