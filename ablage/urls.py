@@ -10,11 +10,13 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", include("monitoring.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api-v1"))),
     path("konto/", include("accounts.urls")),
     path("lieferanten/", include("suppliers.urls")),
     path("workflows/", include("workflows.urls")),
+    path("einstellungen/", include("system.urls")),
     path("", include("documents.urls")),
 ]
 

@@ -292,3 +292,26 @@ class HealthCheck(BaseModel):
 
     def __str__(self):
         return f"{self.component}: {self.get_status_display()}"
+
+
+class WorkerHeartbeat(BaseModel):
+    """A Celery worker's last sign of life and the queues it consumes (``monitoring.heartbeat``).
+
+    Refreshed every 30 s by the worker itself; ``stopping`` is set when it begins a warm
+    shutdown. Readiness counts workers seen in the last two minutes that are not stopping.
+    No other state transitions.
+    """
+
+    hostname = models.CharField(_("Worker"), max_length=255, unique=True)
+    queues = models.JSONField(_("Warteschlangen"), default=list)
+    pid = models.PositiveIntegerField(_("Prozess"), null=True, blank=True)
+    last_seen_at = models.DateTimeField(_("zuletzt gesehen"), default=timezone.now)
+    stopping = models.BooleanField(_("fährt herunter"), default=False)
+
+    class Meta:
+        verbose_name = _("Worker")
+        verbose_name_plural = _("Worker")
+        ordering = ["hostname"]
+
+    def __str__(self):
+        return self.hostname
