@@ -11,12 +11,12 @@ and are created as rows by ``scheduled_tasks_sync`` (run by ``manage.py sync_sch
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import time
 import zoneinfo
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -85,7 +85,8 @@ def scheduled_task_run(name: str) -> str:
     )
     clock = time.monotonic()
     try:
-        task = current_app.tasks[row.task]
+        module, _, attribute = row.task.rpartition(".")
+        task = getattr(importlib.import_module(module), attribute)
         task.apply(kwargs=row.kwargs or {}, throw=True)
     except Exception as error:
         ScheduledTask.objects.filter(pk=row.pk).update(
