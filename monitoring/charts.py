@@ -76,7 +76,7 @@ def lines(
     title: str, labels: list[str], series: dict[str, list[float | None]], *, y_max: float | None = None, y_format=None
 ) -> SafeString:
     values = [value for points in series.values() for value in points if value is not None]
-    y_max = y_max or max([*values, 1e-9])
+    y_max = y_max or max([*values, 0]) or 1.0
     y_format = y_format or (lambda v: f"{v:.1f}")
     plot_height = HEIGHT - TOP - BOTTOM
     slot = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
