@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import uuid
+from datetime import UTC, datetime
 
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
 job_context: contextvars.ContextVar[dict] = contextvars.ContextVar("job_context", default={})  # noqa: B039 - never mutated
@@ -44,7 +45,7 @@ class JsonFormatter(logging.Formatter):
         from monitoring.pii import mask_pii
 
         entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
