@@ -242,6 +242,11 @@ ABLAGE_SCHEDULE = {
         "cron": "30 6 * * *",
         "description": "Genauigkeit je Feld gegen die Vorwoche prüfen und bei Abfall melden",
     },
+    "archive-verify": {
+        "task": "monitoring.tasks.verify_archive",
+        "cron": "45 2 * * *",
+        "description": "Audit-Kette und Prüfsummen der Originale prüfen (GoBD)",
+    },
     "cleanup": {
         "task": "monitoring.tasks.cleanup",
         "cron": "15 3 * * *",

@@ -112,6 +112,8 @@ class Document(SoftDeleteModel):
     # E-invoices: the structured XML (the legally relevant original, GoBD) and its format.
     einvoice_key = models.CharField(max_length=500, blank=True, editable=False)
     einvoice_format = models.CharField(max_length=100, blank=True, editable=False)
+    # SHA-256 of the stored e-invoice XML: verified by the archive integrity check (GoBD).
+    einvoice_sha256 = models.CharField(max_length=64, blank=True, editable=False)
     # First-page thumbnails by width: {"200": key, "400": key, "800": key}.
     thumbnails = models.JSONField(default=dict, blank=True, editable=False)
 

@@ -380,7 +380,7 @@ def _persist_output(job: ProcessingJob, output) -> None:
             for width in THUMBNAIL_WIDTHS
         }
         written_keys += thumbnails.values()
-        einvoice_key, einvoice_format = "", ""
+        einvoice_key, einvoice_format, einvoice_sha256 = "", "", ""
         if output.einvoice is not None:
             einvoice_format = f"{output.einvoice.flavour} ({output.einvoice.syntax.upper()})"
             if output.einvoice.container == "xml":
@@ -391,6 +391,7 @@ def _persist_output(job: ProcessingJob, output) -> None:
                     f"einvoices/{document.id}/{clean_filename(name)}", ContentFile(output.einvoice.xml)
                 )
                 written_keys.append(einvoice_key)
+            einvoice_sha256 = hashlib.sha256(output.einvoice.xml).hexdigest()
         supplier_match = _match_supplier(document, output)
         archive_key = ""
         if output.archive_pdf:
@@ -432,6 +433,7 @@ def _persist_output(job: ProcessingJob, output) -> None:
                 archive_key=archive_key,
                 einvoice_key=einvoice_key,
                 einvoice_format=einvoice_format,
+                einvoice_sha256=einvoice_sha256,
             )
             ProcessingJob.objects.filter(id=job.id).update(
                 status=ProcessingJob.Status.COMPLETED,
@@ -597,6 +599,7 @@ def _apply_extraction(
     archive_key: str,
     einvoice_key: str,
     einvoice_format: str,
+    einvoice_sha256: str = "",
 ) -> str:
     extraction = output.extraction
     fields = {field.name: field for field in document.fields.all()}
@@ -627,6 +630,7 @@ def _apply_extraction(
         archive_key=archive_key,
         einvoice_key=einvoice_key,
         einvoice_format=einvoice_format,
+        einvoice_sha256=einvoice_sha256,
         complexity=output.complexity,
         processed_at=timezone.now(),
         **_summary_columns(fields),

@@ -1,14 +1,16 @@
-from monitoring.models import AuditLog
+import json
 
 
 def audit_log_record(*, actor, action: str, obj, changes: dict | None = None, message: str = "", ip_address=None):
     """Append one audit entry for ``obj``. Call inside the transaction that makes the change."""
-    return AuditLog.objects.create(
+    from monitoring.audit import audit_append
+
+    return audit_append(
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         action=action,
         object_type=obj._meta.label_lower,
         object_id=str(obj.pk),
-        changes=changes or {},
+        changes=json.loads(json.dumps(changes or {}, default=str)),
         message=message,
         ip_address=ip_address,
     )
@@ -126,3 +128,41 @@ def monitoring_cleanup(*, now=None) -> int:
     removed += WorkerHeartbeat.objects.filter(last_seen_at__lt=now - timedelta(days=1)).delete()[0]
     removed += SystemParameter.objects.filter(Q(expires_at__lt=now)).delete()[0]
     return removed
+
+
+def archive_verify_and_report() -> list[str]:
+    """Run both GoBD checks, keep the result as health rows, and notify admins of findings."""
+    from django.contrib.auth import get_user_model
+
+    from documents.integrity import archive_integrity_check
+    from monitoring.audit import audit_chain_verify
+    from monitoring.models import HealthCheck
+    from notifications.models import Notification
+
+    findings: list[str] = []
+    audited, chain_problems = audit_chain_verify()
+    findings += [f"Audit-Protokoll, Eintrag {p.sequence}: {p.detail}" for p in chain_problems]
+    checked, file_problems = archive_integrity_check()
+    findings += [f"„{p.title}“ ({p.what}): {p.detail}" for p in file_problems]
+    for component, problems, count in (
+        ("audit_chain", chain_problems, audited),
+        ("archive_files", file_problems, checked),
+    ):
+        HealthCheck.objects.create(
+            component=component,
+            status=HealthCheck.Status.DOWN if problems else HealthCheck.Status.HEALTHY,
+            details={"checked": count, "problems": len(problems)},
+            error_message=f"{len(problems)} Befund(e)" if problems else "",
+        )
+    if findings:
+        Notification.objects.bulk_create(
+            Notification(
+                user=admin,
+                type=Notification.Type.SYSTEM_ALERT,
+                title=f"Archivprüfung: {len(findings)} Befund(e)",
+                message="\n".join(findings[:20]),
+                link_url="/admin/monitoring/healthcheck/",
+            )
+            for admin in get_user_model().objects.filter(is_active=True, is_superuser=True)
+        )
+    return findings

@@ -28,3 +28,9 @@ def check_accuracy_drift() -> int:
 @shared_task(ignore_result=True)
 def cleanup() -> int:
     return services.monitoring_cleanup()
+
+
+@shared_task(ignore_result=True)
+def verify_archive() -> int:
+    """Periodic (daily): audit chain and stored originals unchanged; admins hear of any finding."""
+    return len(services.archive_verify_and_report())
