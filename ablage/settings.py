@@ -256,6 +256,8 @@ ABLAGE_SCHEDULE = {
 CELERY_BEAT_SCHEDULE = {}
 CELERY_TIMEZONE = TIME_ZONE
 ABLAGE_QUEUES = ["default", "ocr_cpu", "ocr_gpu", "extract", "notify"]
+# Scheduled exports land under this storage prefix (a folder on disk, or a prefix in the S3 bucket).
+ABLAGE_EXPORT_PREFIX = env_str("ABLAGE_EXPORT_PREFIX", "exports")
 # /health/ready wants a live worker for each of these (ocr_gpu is optional: documents fall back to CPU).
 ABLAGE_REQUIRED_QUEUES = env_list("ABLAGE_REQUIRED_QUEUES", ["default", "ocr_cpu", "notify"])
 # /metrics: a bearer token, or a caller from these networks (CIDR); loopback by default.

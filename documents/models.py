@@ -444,3 +444,39 @@ class DocumentRelation(BaseModel):
 
     def __str__(self):
         return f"{self.source} {self.get_relation_type_display()} {self.target}"
+
+
+class ExportRun(BaseModel):
+    """One export that left the system: who, what (format, selection, period), where, and the
+    SHA-256 of what was written, so that an exported file can later be proven unchanged.
+    Append-only; no state transitions.
+    """
+
+    class Format(models.TextChoices):
+        JSON = "json", "JSON"
+        CSV = "csv", "CSV"
+        XML = "xml", "XML"
+        XLSX = "xlsx", "Excel (XLSX)"
+        PARQUET = "parquet", "Parquet"
+        ZIP = "zip", _("ZIP mit Originalen")
+        DATEV = "datev", _("DATEV-Buchungsstapel mit Belegbildern")
+        AUDIT = "audit", _("Datenüberlassung für die Außenprüfung (GDPdU)")
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    format = models.CharField(_("Format"), max_length=10, choices=Format.choices)
+    selection = models.JSONField(_("Auswahl"), default=dict, blank=True)
+    document_count = models.PositiveIntegerField(_("Belege"), default=0)
+    storage_key = models.CharField(max_length=500, blank=True)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField(default=0)
+    scheduled = models.BooleanField(_("geplant"), default=False)
+
+    class Meta:
+        verbose_name = _("Export")
+        verbose_name_plural = _("Exporte")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_format_display()} {self.created_at:%Y-%m-%d %H:%M}"
