@@ -45,6 +45,20 @@ class Tag(BaseModel):
         return self.name
 
 
+class DocumentQuerySet(models.QuerySet):
+    def delete(self):
+        # GoBD: no bulk path around the retention rules (documents.retention).
+        from documents.retention import guard_deletion
+
+        guard_deletion(self)
+        return super().delete()
+
+
+class AliveDocumentManager(models.Manager.from_queryset(DocumentQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
 class Document(SoftDeleteModel):
     """One received original (PDF or image) and what Ablage made of it.
 
@@ -99,6 +113,9 @@ class Document(SoftDeleteModel):
         REVIEW = "review", _("Prüfung")
 
     TERMINAL_STATUSES = (Status.APPROVED, Status.REJECTED, Status.DEAD)
+
+    objects = AliveDocumentManager()
+    all_objects = DocumentQuerySet.as_manager()
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="documents")
     title = models.CharField(_("Titel"), max_length=255)
@@ -167,6 +184,11 @@ class Document(SoftDeleteModel):
     # 0..1, recomputed by review_queue_refresh_priorities(); null until first computed.
     review_priority = models.FloatField(null=True, blank=True)
     sla_due_at = models.DateTimeField(null=True, blank=True)
+    # Archive (documents.retention): a legal hold blocks deletion whatever the retention period;
+    # a soft-deleted document (in the trash) keeps the reason it was deleted.
+    legal_hold = models.BooleanField(_("Aufbewahrungssperre"), default=False)
+    legal_hold_reason = models.TextField(_("Grund der Sperre"), blank=True)
+    deletion_reason = models.TextField(_("Löschgrund"), blank=True)
 
     class Meta:
         verbose_name = _("Dokument")
@@ -209,6 +231,14 @@ class Document(SoftDeleteModel):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL_STATUSES
+
+    def delete(self, *args, **kwargs):
+        """Removal for good: only outside retention and without legal hold (``documents.retention``);
+        everything else goes to the trash (``deleted_at``) through the services."""
+        from documents.retention import guard_deletion
+
+        guard_deletion([self])
+        return super().delete(*args, **kwargs)
 
 
 class ProcessingJob(BaseModel):
