@@ -12,6 +12,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from documents.routing import websocket_urlpatterns  # noqa: E402
+from monitoring.lifecycle import install_shutdown_hooks  # noqa: E402
+
+install_shutdown_hooks()
 
 application = ProtocolTypeRouter(
     {

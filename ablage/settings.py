@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "ablage.logs.CorrelationIdMiddleware",
+    "monitoring.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -197,6 +199,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# Worker logs go through LOGGING (JSON, correlation ids, masking) like the web process.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "documents.tasks.process_document": {"queue": "ocr_cpu"},
@@ -205,13 +209,60 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600, minimum=10)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Copied into the database schedule by django-celery-beat; editable in the admin from there.
-CELERY_BEAT_SCHEDULE = {
-    "review-queue-refresh": {"task": "documents.tasks.review_queue_refresh", "schedule": 300.0},
-    "recover-stale-jobs": {"task": "documents.tasks.recover_stale_jobs", "schedule": 300.0},
+# Periodic work: defaults of the ``system.ScheduledTask`` rows (admin-editable: schedule, time
+# window, on/off), synchronised into django-celery-beat by ``manage.py sync_schedules``.
+ABLAGE_SCHEDULE = {
+    "review-queue-refresh": {
+        "task": "documents.tasks.review_queue_refresh",
+        "cron": "*/5 * * * *",
+        "description": "Prüfprioritäten neu berechnen (SLA-Nähe wächst mit der Zeit)",
+    },
+    "recover-stale-jobs": {
+        "task": "documents.tasks.recover_stale_jobs",
+        "cron": "*/5 * * * *",
+        "description": "Hängende Verarbeitungsaufträge erneut senden",
+    },
+    "workflow-resume-due": {
+        "task": "workflows.tasks.resume_due_executions",
+        "cron": "* * * * *",
+        "description": "Fällige Workflow-Pausen fortsetzen, verwaiste Läufe übernehmen",
+    },
+    "health-check": {
+        "task": "monitoring.tasks.record_health",
+        "cron": "*/5 * * * *",
+        "description": "Bereitschaftsprüfung aufzeichnen",
+    },
+    "backend-metrics": {
+        "task": "monitoring.tasks.aggregate_backend_metrics",
+        "cron": "5 * * * *",
+        "description": "OCR-Backend-Kennzahlen je Stunde und Tag verdichten",
+    },
+    "accuracy-drift": {
+        "task": "monitoring.tasks.check_accuracy_drift",
+        "cron": "30 6 * * *",
+        "description": "Genauigkeit je Feld gegen die Vorwoche prüfen und bei Abfall melden",
+    },
+    "archive-verify": {
+        "task": "monitoring.tasks.verify_archive",
+        "cron": "45 2 * * *",
+        "description": "Audit-Kette und Prüfsummen der Originale prüfen (GoBD)",
+    },
+    "cleanup": {
+        "task": "monitoring.tasks.cleanup",
+        "cron": "15 3 * * *",
+        "description": "Alte Statusprüfungen, Worker-Einträge und abgelaufene Parameter entfernen",
+    },
 }
+CELERY_BEAT_SCHEDULE = {}
 CELERY_TIMEZONE = TIME_ZONE
 ABLAGE_QUEUES = ["default", "ocr_cpu", "ocr_gpu", "extract", "notify"]
+# Scheduled exports land under this storage prefix (a folder on disk, or a prefix in the S3 bucket).
+ABLAGE_EXPORT_PREFIX = env_str("ABLAGE_EXPORT_PREFIX", "exports")
+# /health/ready wants a live worker for each of these (ocr_gpu is optional: documents fall back to CPU).
+ABLAGE_REQUIRED_QUEUES = env_list("ABLAGE_REQUIRED_QUEUES", ["default", "ocr_cpu", "notify"])
+# /metrics: a bearer token, or a caller from these networks (CIDR); loopback by default.
+ABLAGE_METRICS_TOKEN = env_str("ABLAGE_METRICS_TOKEN", "")
+ABLAGE_METRICS_ALLOWED_NETWORKS = env_list("ABLAGE_METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -237,6 +288,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Dokumentenerfassung und Archiv: Upload, Verarbeitung, Prüfung.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "DocumentStatusEnum": "documents.models.Document.Status",
+        "DocumentSourceEnum": "documents.models.Document.Source",
+        "WorkflowExecutionStatusEnum": "workflows.models.WorkflowExecution.Status",
+        "WorkflowTriggerEnum": "workflows.models.Workflow.Trigger",
+    },
 }
 
 # Upload guardrails. DATA_UPLOAD_MAX_MEMORY_SIZE bounds non-file form data only.
@@ -258,11 +315,16 @@ ABLAGE_GPU_QUEUE_ENABLED = env_bool("ABLAGE_GPU_QUEUE_ENABLED", False)
 ABLAGE_AUTO_APPROVE_THRESHOLD = env_float("ABLAGE_AUTO_APPROVE_THRESHOLD", 0.85, minimum=0.0, maximum=1.0)
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})
+LOG_FORMAT = env_choice("ABLAGE_LOG_FORMAT", "json", {"json", "text"})
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "ablage.logs.ContextFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s]: %(message)s"},
+        "json": {"()": "ablage.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # pypdf warns about every repaired cross-reference table; hostile and broken PDFs are our daily input.
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pypdf": {"level": "ERROR"}},

@@ -2,18 +2,26 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from documents.exports.views import export_page
+
 api_v1 = [
     path("", include("documents.api.urls")),
     path("", include("extraction.api.urls")),
+    path("", include("workflows.api.urls")),
+    path("", include("documents.exports.urls_api")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="docs"),
 ]
 
 urlpatterns = [
+    path("", include("monitoring.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api-v1"))),
     path("konto/", include("accounts.urls")),
     path("lieferanten/", include("suppliers.urls")),
+    path("workflows/", include("workflows.urls")),
+    path("einstellungen/", include("system.urls")),
+    path("export/", export_page, name="export"),
     path("", include("documents.urls")),
 ]
 

@@ -6,7 +6,7 @@ them. Status is read-only here: status changes are guarded transitions in the se
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
@@ -89,6 +89,46 @@ class DocumentAdmin(admin.ModelAdmin):
     raw_id_fields = ("owner", "supplier", "assigned_to", "reviewed_by")
     filter_horizontal = ("tags",)
     inlines = [DocumentPageInline, ExtractedFieldInline, ProcessingJobInline]
+    actions = ["trash_selected", "restore_selected", "purge_selected"]
+
+    def has_delete_permission(self, request, obj=None):
+        # The admin's own delete would bypass the reason, the audit and the confirmation;
+        # removal goes through the actions below (and the model refuses retained documents anyway).
+        return False
+
+    @admin.action(description=_("In den Papierkorb (Grund: Verwaltung)"), permissions=["change"])
+    def trash_selected(self, request, queryset):
+        from documents.retention_services import document_trash
+
+        done = 0
+        for document in queryset.filter(deleted_at=None):
+            document_trash(document=document, user=request.user, reason="In der Verwaltung gelöscht")
+            done += 1
+        self.message_user(request, _("%(count)d Dokument(e) im Papierkorb.") % {"count": done})
+
+    @admin.action(description=_("Aus dem Papierkorb wiederherstellen"), permissions=["change"])
+    def restore_selected(self, request, queryset):
+        from documents.retention_services import document_restore
+
+        done = 0
+        for document in queryset.exclude(deleted_at=None):
+            document_restore(document=document, user=request.user)
+            done += 1
+        self.message_user(request, _("%(count)d Dokument(e) wiederhergestellt.") % {"count": done})
+
+    @admin.action(description=_("Endgültig löschen (nur nach Ablauf der Aufbewahrung)"), permissions=["change"])
+    def purge_selected(self, request, queryset):
+        from ablage.errors import ApplicationError
+        from documents.retention_services import document_purge
+
+        for document in queryset:
+            try:
+                document_purge(document=document, user=request.user, confirmation=document.title)
+            except ApplicationError as refusal:
+                self.message_user(request, refusal.message, messages.ERROR)
+            else:
+                self.message_user(request, _("„%(title)s“ endgültig gelöscht.") % {"title": document.title})
+
     readonly_fields = (
         "status",
         "status_reason",
@@ -117,6 +157,9 @@ class DocumentAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
         "deleted_at",
+        "deletion_reason",
+        "legal_hold",
+        "legal_hold_reason",
     )
     fieldsets = (
         (None, {"fields": ("title", "owner", "status", "status_reason", "decision")}),
@@ -163,7 +206,8 @@ class DocumentAdmin(admin.ModelAdmin):
                 ),
             },
         ),
-        (_("Verlauf"), {"classes": ("collapse",), "fields": ("created_at", "updated_at", "deleted_at")}),
+        (_("Verlauf"), {"classes": ("collapse",), "fields": ("created_at", "updated_at")}),
+        (_("Archiv"), {"fields": ("deleted_at", "deletion_reason", "legal_hold", "legal_hold_reason")}),
     )
 
     def get_queryset(self, request):

@@ -45,6 +45,20 @@ class Tag(BaseModel):
         return self.name
 
 
+class DocumentQuerySet(models.QuerySet):
+    def delete(self):
+        # GoBD: no bulk path around the retention rules (documents.retention).
+        from documents.retention import guard_deletion
+
+        guard_deletion(self)
+        return super().delete()
+
+
+class AliveDocumentManager(models.Manager.from_queryset(DocumentQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
 class Document(SoftDeleteModel):
     """One received original (PDF or image) and what Ablage made of it.
 
@@ -100,6 +114,9 @@ class Document(SoftDeleteModel):
 
     TERMINAL_STATUSES = (Status.APPROVED, Status.REJECTED, Status.DEAD)
 
+    objects = AliveDocumentManager()
+    all_objects = DocumentQuerySet.as_manager()
+
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="documents")
     title = models.CharField(_("Titel"), max_length=255)
     original_filename = models.CharField(_("Dateiname"), max_length=255)
@@ -112,6 +129,8 @@ class Document(SoftDeleteModel):
     # E-invoices: the structured XML (the legally relevant original, GoBD) and its format.
     einvoice_key = models.CharField(max_length=500, blank=True, editable=False)
     einvoice_format = models.CharField(max_length=100, blank=True, editable=False)
+    # SHA-256 of the stored e-invoice XML: verified by the archive integrity check (GoBD).
+    einvoice_sha256 = models.CharField(max_length=64, blank=True, editable=False)
     # First-page thumbnails by width: {"200": key, "400": key, "800": key}.
     thumbnails = models.JSONField(default=dict, blank=True, editable=False)
 
@@ -165,6 +184,11 @@ class Document(SoftDeleteModel):
     # 0..1, recomputed by review_queue_refresh_priorities(); null until first computed.
     review_priority = models.FloatField(null=True, blank=True)
     sla_due_at = models.DateTimeField(null=True, blank=True)
+    # Archive (documents.retention): a legal hold blocks deletion whatever the retention period;
+    # a soft-deleted document (in the trash) keeps the reason it was deleted.
+    legal_hold = models.BooleanField(_("Aufbewahrungssperre"), default=False)
+    legal_hold_reason = models.TextField(_("Grund der Sperre"), blank=True)
+    deletion_reason = models.TextField(_("Löschgrund"), blank=True)
 
     class Meta:
         verbose_name = _("Dokument")
@@ -207,6 +231,14 @@ class Document(SoftDeleteModel):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL_STATUSES
+
+    def delete(self, *args, **kwargs):
+        """Removal for good: only outside retention and without legal hold (``documents.retention``);
+        everything else goes to the trash (``deleted_at``) through the services."""
+        from documents.retention import guard_deletion
+
+        guard_deletion([self])
+        return super().delete(*args, **kwargs)
 
 
 class ProcessingJob(BaseModel):
@@ -442,3 +474,39 @@ class DocumentRelation(BaseModel):
 
     def __str__(self):
         return f"{self.source} {self.get_relation_type_display()} {self.target}"
+
+
+class ExportRun(BaseModel):
+    """One export that left the system: who, what (format, selection, period), where, and the
+    SHA-256 of what was written, so that an exported file can later be proven unchanged.
+    Append-only; no state transitions.
+    """
+
+    class Format(models.TextChoices):
+        JSON = "json", "JSON"
+        CSV = "csv", "CSV"
+        XML = "xml", "XML"
+        XLSX = "xlsx", "Excel (XLSX)"
+        PARQUET = "parquet", "Parquet"
+        ZIP = "zip", _("ZIP mit Originalen")
+        DATEV = "datev", _("DATEV-Buchungsstapel mit Belegbildern")
+        AUDIT = "audit", _("Datenüberlassung für die Außenprüfung (GDPdU)")
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    format = models.CharField(_("Format"), max_length=10, choices=Format.choices)
+    selection = models.JSONField(_("Auswahl"), default=dict, blank=True)
+    document_count = models.PositiveIntegerField(_("Belege"), default=0)
+    storage_key = models.CharField(max_length=500, blank=True)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField(default=0)
+    scheduled = models.BooleanField(_("geplant"), default=False)
+
+    class Meta:
+        verbose_name = _("Export")
+        verbose_name_plural = _("Exporte")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_format_display()} {self.created_at:%Y-%m-%d %H:%M}"

@@ -36,6 +36,7 @@ from monitoring.services import audit_log_record
 from ocr.errors import StopProcessing
 from ocr.filetypes import sniff
 from ocr.sources import open_source
+from workflows.services import workflows_document_event
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +157,7 @@ def document_ingest(
                 changes={"filename": filename, "sha256": document.sha256, "source": source},
             )
             transaction.on_commit(lambda: _enqueue(job))
+            workflows_document_event(document=document, event="uploaded", user=owner, dedup="uploaded")
     except Exception:
         # Nothing half-created: without its row the stored original would be an orphan.
         default_storage.delete(key)
@@ -379,7 +381,7 @@ def _persist_output(job: ProcessingJob, output) -> None:
             for width in THUMBNAIL_WIDTHS
         }
         written_keys += thumbnails.values()
-        einvoice_key, einvoice_format = "", ""
+        einvoice_key, einvoice_format, einvoice_sha256 = "", "", ""
         if output.einvoice is not None:
             einvoice_format = f"{output.einvoice.flavour} ({output.einvoice.syntax.upper()})"
             if output.einvoice.container == "xml":
@@ -390,6 +392,7 @@ def _persist_output(job: ProcessingJob, output) -> None:
                     f"einvoices/{document.id}/{clean_filename(name)}", ContentFile(output.einvoice.xml)
                 )
                 written_keys.append(einvoice_key)
+            einvoice_sha256 = hashlib.sha256(output.einvoice.xml).hexdigest()
         supplier_match = _match_supplier(document, output)
         # Supplier rules, the duplicate check and template checks need the supplier, known only now.
         extraction_finish(
@@ -437,6 +440,7 @@ def _persist_output(job: ProcessingJob, output) -> None:
                 archive_key=archive_key,
                 einvoice_key=einvoice_key,
                 einvoice_format=einvoice_format,
+                einvoice_sha256=einvoice_sha256,
             )
             ProcessingJob.objects.filter(id=job.id).update(
                 status=ProcessingJob.Status.COMPLETED,
@@ -464,6 +468,10 @@ def _persist_output(job: ProcessingJob, output) -> None:
                     obj=locked_document,
                     changes={"overall_confidence": locked_document.overall_confidence},
                 )
+            occurrence = f"{job.id}-{job.attempts}"
+            workflows_document_event(document=locked_document, event="processed", dedup=occurrence)
+            if new_status == Document.Status.APPROVED:
+                workflows_document_event(document=locked_document, event="approved", dedup=occurrence)
             transaction.on_commit(lambda: _delete_files(old_keys))
             transaction.on_commit(
                 lambda: events.publish(
@@ -598,6 +606,7 @@ def _apply_extraction(
     archive_key: str,
     einvoice_key: str,
     einvoice_format: str,
+    einvoice_sha256: str = "",
 ) -> str:
     extraction = output.extraction
     fields = {field.name: field for field in document.fields.all()}
@@ -628,6 +637,7 @@ def _apply_extraction(
         archive_key=archive_key,
         einvoice_key=einvoice_key,
         einvoice_format=einvoice_format,
+        einvoice_sha256=einvoice_sha256,
         complexity=output.complexity,
         processed_at=timezone.now(),
         **_summary_columns(fields),
@@ -828,6 +838,7 @@ def document_approve(*, document: Document, user, ip_address=None) -> None:
     document.refresh_from_db()
     _record_version(document, user=user, change_type="approved", changed=[])
     audit_log_record(actor=user, action="document.approved", obj=document, ip_address=ip_address)
+    workflows_document_event(document=document, event="approved", user=user)
     transaction.on_commit(
         lambda: events.publish(
             events.DocumentEvent(str(document.id), str(document.owner_id), Document.Status.APPROVED, stage="approved")
@@ -852,6 +863,7 @@ def document_reject(*, document: Document, user, reason: str, ip_address=None) -
     audit_log_record(
         actor=user, action="document.rejected", obj=document, changes={"reason": reason}, ip_address=ip_address
     )
+    workflows_document_event(document=document, event="rejected", user=user)
     transaction.on_commit(
         lambda: events.publish(
             events.DocumentEvent(
@@ -859,6 +871,41 @@ def document_reject(*, document: Document, user, reason: str, ip_address=None) -
             )
         )
     )
+
+
+@transaction.atomic
+def document_fields_set_extracted(*, document: Document, values: dict, rule: str) -> list[str]:
+    """Store machine-extracted values (``extraction.types.FieldValue``) from a later pass, e.g.
+    a workflow step. A clerk's correction (locked field) is never overwritten, nor a value
+    extracted with higher confidence. Returns the names written."""
+    document = Document.objects.select_for_update().get(id=document.id)
+    existing = {field.name: field for field in document.fields.all()}
+    written = []
+    for name, value in values.items():
+        field = existing.get(name)
+        if field is not None and (field.locked or field.confidence >= value.confidence):
+            continue
+        ExtractedField.objects.update_or_create(
+            document=document,
+            name=name,
+            defaults={
+                "value": value.value,
+                "normalized_value": value.normalized,
+                "extracted_value": value.value,
+                "confidence": value.confidence,
+                "page": value.page,
+                "bbox": list(value.bbox) if value.bbox else None,
+                "source": ExtractedField.Source.RULE,
+                "rule": rule[:100],
+            },
+        )
+        written.append(name)
+    if written:
+        fields = {field.name: field for field in document.fields.all()}
+        Document.objects.filter(id=document.id).update(**_summary_columns(fields))
+        _record_version(document, user=None, change_type="fields_extracted", changed=sorted(written), description=rule)
+        audit_log_record(actor=None, action="document.fields_extracted", obj=document, changes={"fields": written})
+    return sorted(written)
 
 
 # --- recovery ----------------------------------------------------------------------------------

@@ -33,3 +33,11 @@ def review_queue_refresh() -> int:
 def recover_stale_jobs() -> int:
     """Periodic (celery beat): re-send jobs whose worker or message was lost."""
     return services.jobs_recover_stale()
+
+
+@shared_task(ignore_result=True)
+def scheduled_export(target: str = "buchhaltung", days: int = 1, status: str = "approved") -> int:
+    """Periodic (ScheduledTask with kwargs): approved documents to the export folder, Parquet + JSON."""
+    from documents.exports.services import scheduled_export as run
+
+    return len(run(target=target, days=days, status=status))

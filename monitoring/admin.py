@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from monitoring.models import AuditLog, BackendMetric, ErrorLog, HealthCheck, SystemMetric
+from monitoring.models import AuditLog, BackendMetric, ErrorLog, HealthCheck, SystemMetric, WorkerHeartbeat
 
 
 @admin.register(AuditLog)
@@ -97,3 +97,9 @@ class HealthCheckAdmin(admin.ModelAdmin):
     list_filter = ("status", "component")
     search_fields = ("component", "error_message")
     date_hierarchy = "created_at"
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    list_display = ("hostname", "queues", "pid", "last_seen_at", "stopping")
+    readonly_fields = ("hostname", "queues", "pid", "last_seen_at", "stopping", "created_at", "updated_at")

@@ -10,7 +10,14 @@ from ablage.models import BaseModel
 
 
 class AuditLog(BaseModel):
-    """Append-only record of who did what to which object. Never updated or deleted."""
+    """Append-only, tamper-evident record of who did what to which object.
+
+    Each entry carries ``sequence`` (1, 2, 3 … without gaps) and ``entry_hash`` = SHA-256 over
+    its own content and ``previous_hash`` (the hash of entry ``sequence - 1``), so changing,
+    removing or inserting an entry breaks the chain (``monitoring.audit.audit_chain_verify``,
+    ``manage.py audit_verify`` and a daily check). On PostgreSQL a trigger refuses UPDATE
+    and DELETE for every role but a superuser (migration 0005). Never updated or deleted.
+    """
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_entries"
@@ -21,6 +28,9 @@ class AuditLog(BaseModel):
     changes = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    sequence = models.BigIntegerField(_("Laufende Nummer"), unique=True, null=True, editable=False)
+    previous_hash = models.CharField(max_length=64, blank=True, editable=False)
+    entry_hash = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("Audit-Eintrag")
@@ -292,3 +302,26 @@ class HealthCheck(BaseModel):
 
     def __str__(self):
         return f"{self.component}: {self.get_status_display()}"
+
+
+class WorkerHeartbeat(BaseModel):
+    """A Celery worker's last sign of life and the queues it consumes (``monitoring.heartbeat``).
+
+    Refreshed every 30 s by the worker itself; ``stopping`` is set when it begins a warm
+    shutdown. Readiness counts workers seen in the last two minutes that are not stopping.
+    No other state transitions.
+    """
+
+    hostname = models.CharField(_("Worker"), max_length=255, unique=True)
+    queues = models.JSONField(_("Warteschlangen"), default=list)
+    pid = models.PositiveIntegerField(_("Prozess"), null=True, blank=True)
+    last_seen_at = models.DateTimeField(_("zuletzt gesehen"), default=timezone.now)
+    stopping = models.BooleanField(_("fährt herunter"), default=False)
+
+    class Meta:
+        verbose_name = _("Worker")
+        verbose_name_plural = _("Worker")
+        ordering = ["hostname"]
+
+    def __str__(self):
+        return self.hostname

@@ -35,6 +35,9 @@ class Supplier(SoftDeleteModel):
     bic = models.CharField(_("BIC"), max_length=11, blank=True)
     commercial_register = models.CharField(_("Handelsregister"), max_length=100, blank=True)
     industry = models.CharField(_("Branche"), max_length=100, blank=True)
+    # DATEV export: the supplier's creditor account (Kreditor) and the usual expense account.
+    datev_creditor_account = models.CharField(_("DATEV-Kreditorenkonto"), max_length=9, blank=True)
+    datev_expense_account = models.CharField(_("DATEV-Aufwandskonto"), max_length=9, blank=True)
     name_variations = models.JSONField(_("Namensvarianten"), default=list, blank=True)
     typical_sender_emails = models.JSONField(default=list, blank=True)
     notes = models.TextField(blank=True)

@@ -138,6 +138,18 @@ class ScheduledTaskAdmin(admin.ModelAdmin):
     search_fields = ("name", "task", "description")
     readonly_fields = ("last_run_at", "last_run_status", "last_run_duration_ms", "last_error", "next_run_at")
 
+    def save_model(self, request, obj, form, change):
+        from system.scheduling import scheduled_tasks_sync
+
+        super().save_model(request, obj, form, change)
+        scheduled_tasks_sync()
+
+    def delete_model(self, request, obj):
+        from system.scheduling import scheduled_tasks_sync
+
+        super().delete_model(request, obj)
+        scheduled_tasks_sync()
+
 
 @admin.register(SystemParameter)
 class SystemParameterAdmin(admin.ModelAdmin):

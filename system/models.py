@@ -85,12 +85,14 @@ class FeatureFlag(BaseModel):
     ``rollout_percentage`` 100 means every user once ``enabled``; below 100 a user is in
     when a hash of flag key and user id falls below it, so the same user keeps the same
     answer. ``conditions`` narrows or widens that: ``{"groups": [...]}`` limits the flag to
-    members of these groups, ``{"users": [e-mail, ...]}`` always lets these users in.
+    members of these groups, ``{"users": [e-mail, ...]}`` always lets these users in,
+    ``{"rule": <JSONLogic>}`` must hold over ``{"user": {"email", "groups", "language"},
+    "today": "YYYY-MM-DD"}``. ``starts_at`` / ``ends_at`` bound the flag in time.
     States: disabled <-> enabled (``enabled``, by an admin).
-    Read with ``system.selectors.feature_enabled``; until features use it, maintained in admin.
+    Read with ``system.selectors.feature_enabled``.
     """
 
-    CONDITION_KEYS = ("groups", "users")
+    CONDITION_KEYS = ("groups", "users", "rule")
 
     key = models.CharField(
         _("Schlüssel"),
@@ -102,6 +104,8 @@ class FeatureFlag(BaseModel):
     enabled = models.BooleanField(_("aktiv"), default=False)
     rollout_percentage = models.PositiveSmallIntegerField(_("Anteil der Benutzer (%)"), default=100)
     conditions = models.JSONField(_("Bedingungen"), default=dict, blank=True)
+    starts_at = models.DateTimeField(_("aktiv ab"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("aktiv bis"), null=True, blank=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -138,7 +142,14 @@ class FeatureFlag(BaseModel):
                     % {"keys": ", ".join(unknown)}
                 }
             )
-        for name in self.CONDITION_KEYS:
+        if "rule" in conditions:
+            from workflows.jsonlogic import rule_errors
+
+            if problems := rule_errors(conditions["rule"]):
+                raise ValidationError({"conditions": " ".join(problems)})
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": _("Das Ende muss nach dem Beginn liegen.")})
+        for name in ("groups", "users"):
             values = conditions.get(name, [])
             if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
                 raise ValidationError({"conditions": _("„%(key)s“ muss eine Liste von Texten sein.") % {"key": name}})

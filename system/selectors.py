@@ -121,16 +121,38 @@ def feature_enabled(key: str, *, user=None) -> bool:
     flag = FeatureFlag.objects.filter(key=key).first()
     if flag is None or not flag.enabled:
         return False
+    now = timezone.now()
+    if (flag.starts_at and now < flag.starts_at) or (flag.ends_at and now >= flag.ends_at):
+        return False
     conditions = flag.conditions or {}
     allowed_users = {email.lower() for email in conditions.get("users", [])}
     allowed_groups = conditions.get("groups", [])
     if user is None or not getattr(user, "is_authenticated", False):
-        return flag.rollout_percentage >= 100 and not allowed_users and not allowed_groups
+        return flag.rollout_percentage >= 100 and not allowed_users and not allowed_groups and "rule" not in conditions
     if user.email.lower() in allowed_users:
         return True
     if allowed_groups and not user.groups.filter(name__in=allowed_groups).exists():
         return False
+    if "rule" in conditions and not _rule_holds(conditions["rule"], user, now):
+        return False
     return rollout_bucket(flag.key, user.pk) < flag.rollout_percentage
+
+
+def _rule_holds(rule, user, now) -> bool:
+    from workflows.jsonlogic import JsonLogicError, evaluate, truthy
+
+    data = {
+        "user": {
+            "email": user.email,
+            "groups": sorted(user.groups.values_list("name", flat=True)),
+            "language": getattr(user, "language", ""),
+        },
+        "today": timezone.localdate(now).isoformat(),
+    }
+    try:
+        return truthy(evaluate(rule, data))
+    except JsonLogicError:
+        return False
 
 
 def parameter_get(key: str, default: str | None = None) -> str | None:

@@ -34,8 +34,9 @@ class Workflow(SoftDeleteModel):
     executions stay for the record). ``is_system`` workflows ship with Ablage and cannot be
     deleted in admin, only deactivated.
 
-    Not yet used by any code path: read by the workflow-engine issue; until then maintained
-    in admin.
+    ``schedule`` workflows own a django-celery-beat ``PeriodicTask`` (kept in step by
+    ``workflows.services.workflow_schedule_sync``); ``webhook`` workflows are started by
+    ``POST /api/v1/workflows/<id>/hook/`` with the token whose SHA-256 is ``webhook_token_hash``.
     """
 
     class Trigger(models.TextChoices):
@@ -60,6 +61,15 @@ class Workflow(SoftDeleteModel):
     successful_executions = models.IntegerField(_("erfolgreich"), default=0)
     failed_executions = models.IntegerField(_("fehlgeschlagen"), default=0)
     last_executed_at = models.DateTimeField(_("Zuletzt ausgeführt"), null=True, blank=True)
+    webhook_token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    schedule_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -119,8 +129,7 @@ class WorkflowStep(BaseModel):
     ``max_retries`` times ``retry_delay_seconds`` apart.
     No state of its own (a definition); runs are ``WorkflowStepExecution`` rows.
 
-    Not yet used by any code path: run by the workflow-engine issue; until then maintained
-    in admin (as an inline of its workflow).
+    The meaning of ``step_config`` per type is defined and validated in ``workflows.steps``.
     """
 
     class StepType(models.TextChoices):
@@ -191,20 +200,23 @@ class WorkflowExecution(BaseModel):
     """One run of a workflow, usually for one document.
 
     Status transitions (guarded updates in the engine):
-        pending -> running            a worker claims the run
+        pending -> running            a worker claims the run (``lease_until`` set)
         pending -> skipped            the workflow's conditions did not hold
-        pending | running -> cancelled
+        running -> waiting            a wait step or a retry delay: ``resume_at`` says when
+        waiting -> running            the resume sweep or the scheduled message picks it up
+        running -> running            a worker died: another takes over once ``lease_until`` passed
+        pending | waiting | running -> cancelled
         running -> completed          every step completed or was skipped
         running -> failed             a step failed with on_error=fail (``error_message`` kept)
     Terminal: completed, failed, skipped, cancelled. (The seed's separate ``success`` flag is
-    the status itself here.)
-
-    Not yet written by any code path: created by the workflow-engine issue; until then
-    inspected in admin.
+    the status itself here.) ``next_step_order`` is where a run resumes; ``depth`` counts
+    workflows started by workflow actions (the loop guard); ``dedup_key`` makes a redelivered
+    trigger start a run only once.
     """
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Wartend")
+        WAITING = "waiting", _("Pausiert")
         RUNNING = "running", _("Läuft")
         COMPLETED = "completed", _("Abgeschlossen")
         FAILED = "failed", _("Fehlgeschlagen")
@@ -240,6 +252,19 @@ class WorkflowExecution(BaseModel):
     duration_ms = models.IntegerField(_("Dauer (ms)"), null=True, blank=True)
     error_message = models.TextField(_("Fehlermeldung"), blank=True)
     execution_log = models.JSONField(_("Protokoll"), default=list, blank=True)
+    next_step_order = models.IntegerField(_("Nächster Schritt"), null=True, blank=True)
+    resume_at = models.DateTimeField(_("Fortsetzen ab"), null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    depth = models.PositiveSmallIntegerField(_("Verschachtelung"), default=0)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        verbose_name=_("Ausgelöst durch"),
+    )
+    dedup_key = models.CharField(max_length=200, null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         verbose_name = _("Workflow-Ausführung")
@@ -264,7 +289,7 @@ class WorkflowExecution(BaseModel):
             # Worker polling and the recovery sweep: "runs not finished, oldest first".
             models.Index(
                 fields=["created_at"],
-                condition=Q(status__in=["pending", "running"]),
+                condition=Q(status__in=["pending", "waiting", "running"]),
                 name="workflow_execution_open_idx",
             ),
             # A workflow's history page: "its runs, newest first".
@@ -290,8 +315,10 @@ class WorkflowStepExecution(BaseModel):
     ``step_name`` and ``step_type`` are copied from the step when the run starts, so the
     record still reads correctly after the workflow was edited or the step removed.
 
-    Not yet written by any code path: created by the workflow-engine issue; until then
-    inspected in admin (as an inline of its execution).
+    ``(execution, step_order, visit)`` is unique: a redelivered run finds the row of the step
+    it was in and reuses its id as the idempotency key of side effects (an e-mail is queued
+    once per step execution); ``visit`` counts passes through the same step (a conditional
+    that jumps back).
     """
 
     execution = models.ForeignKey(
@@ -307,6 +334,8 @@ class WorkflowStepExecution(BaseModel):
     )
     step_name = models.CharField(_("Schrittname"), max_length=255)
     step_type = models.CharField(_("Schritttyp"), max_length=40, choices=WorkflowStep.StepType.choices)
+    step_order = models.IntegerField(_("Reihenfolge"), default=1)
+    visit = models.PositiveSmallIntegerField(_("Durchlauf"), default=1)
     status = models.CharField(
         _("Status"), max_length=20, choices=WorkflowExecution.Status.choices, default=WorkflowExecution.Status.PENDING
     )
@@ -323,6 +352,9 @@ class WorkflowStepExecution(BaseModel):
         verbose_name_plural = _("Schritt-Ausführungen")
         ordering = ["execution", "created_at"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["execution", "step_order", "visit"], name="workflow_step_execution_unique_visit"
+            ),
             models.CheckConstraint(
                 condition=Q(retry_count__gte=0), name="workflow_step_execution_retry_count_non_negative"
             ),

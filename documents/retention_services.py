@@ -1,0 +1,147 @@
+"""Writes of the archive: trash, restore, legal hold, purge after expiry, GDPR erasure.
+
+Every change is audited. Purging removes the row and all stored files of a document whose
+retention has ended and that is not on hold; its audit entries stay (they are the record that
+it existed and who removed it, which GoBD and the GDPR accountability duty both ask for).
+"""
+
+from __future__ import annotations
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from ablage.errors import ApplicationError
+from documents.models import Document
+from documents.retention import deletion_refusal, retention_until
+from monitoring.services import audit_log_record
+
+
+def _reason(reason: str, what: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(f"Bitte einen Grund für {what} angeben.", code="reason_required")
+    return reason[:2000]
+
+
+@transaction.atomic
+def document_trash(*, document: Document, user, reason: str) -> None:
+    reason = _reason(reason, "das Löschen")
+    changed = Document.objects.filter(pk=document.pk, deleted_at=None).update(
+        deleted_at=timezone.now(), deletion_reason=reason
+    )
+    if changed != 1:
+        raise ApplicationError("Das Dokument liegt bereits im Papierkorb.", code="already_deleted", status_code=409)
+    audit_log_record(
+        actor=user,
+        action="document.trashed",
+        obj=document,
+        changes={"reason": reason, "retention_until": retention_until(document).isoformat()},
+    )
+
+
+@transaction.atomic
+def document_restore(*, document: Document, user) -> None:
+    changed = (
+        Document.all_objects.filter(pk=document.pk).exclude(deleted_at=None).update(deleted_at=None, deletion_reason="")
+    )
+    if changed != 1:
+        raise ApplicationError("Das Dokument liegt nicht im Papierkorb.", code="not_deleted", status_code=409)
+    audit_log_record(actor=user, action="document.restored", obj=document)
+
+
+@transaction.atomic
+def legal_hold_set(*, document: Document, user, reason: str) -> None:
+    reason = _reason(reason, "die Aufbewahrungssperre")
+    Document.all_objects.filter(pk=document.pk).update(legal_hold=True, legal_hold_reason=reason)
+    audit_log_record(actor=user, action="document.legal_hold_set", obj=document, changes={"reason": reason})
+
+
+@transaction.atomic
+def legal_hold_release(*, document: Document, user, reason: str) -> None:
+    reason = _reason(reason, "das Aufheben der Sperre")
+    Document.all_objects.filter(pk=document.pk).update(legal_hold=False, legal_hold_reason="")
+    audit_log_record(actor=user, action="document.legal_hold_released", obj=document, changes={"reason": reason})
+
+
+def documents_retention_expired(*, today=None):
+    """Deletion proposals: documents past retention and not on hold (trashed ones first)."""
+    today = today or timezone.localdate()
+    candidates = Document.all_objects.filter(legal_hold=False).order_by("-deleted_at", "document_date", "created_at")
+    return [document for document in candidates if deletion_refusal(document, today=today) is None]
+
+
+def document_purge(*, document: Document, user, confirmation: str) -> None:
+    """Remove for good, after an administrator typed the document's title as confirmation."""
+    if not getattr(user, "is_superuser", False):
+        raise ApplicationError("Nur Administratoren löschen endgültig.", code="forbidden", status_code=403)
+    document = Document.all_objects.get(pk=document.pk)
+    if confirmation.strip() != document.title:
+        raise ApplicationError(
+            "Zur Bestätigung bitte den Titel des Dokuments genau eingeben.", code="confirmation_mismatch"
+        )
+    refusal = deletion_refusal(document)
+    if refusal:
+        raise ApplicationError(refusal, code="retention_protected", status_code=409)
+    keys = [document.storage_key, document.archive_key, document.einvoice_key, *document.thumbnails.values()]
+    keys += [key for pair in document.pages.values_list("image_key", "thumbnail_key") for key in pair]
+    with transaction.atomic():
+        audit_log_record(
+            actor=user,
+            action="document.purged",
+            obj=document,
+            changes={
+                "title": document.title,
+                "sha256": document.sha256,
+                "retention_until": retention_until(document).isoformat(),
+            },
+        )
+        document.delete()
+        transaction.on_commit(lambda: [default_storage.delete(key) for key in set(keys) if key])
+
+
+def erasure_request_process(*, subject: str, user, today=None) -> dict:
+    """GDPR Art. 17: documents that mention ``subject`` (an e-mail address or a name) are purged
+    where retention allows; the others are kept (Art. 17(3)(b): legal obligation) and listed
+    with the date their retention ends. The request and its outcome are audited."""
+    subject = (subject or "").strip()
+    if len(subject) < 3:
+        raise ApplicationError("Bitte eine E-Mail-Adresse oder einen Namen angeben.", code="subject_required")
+    if not getattr(user, "is_superuser", False):
+        raise ApplicationError("Nur Administratoren bearbeiten Löschanfragen.", code="forbidden", status_code=403)
+    purged, kept = [], []
+    for document in documents_mentioning(subject):
+        refusal = deletion_refusal(document, today=today)
+        if refusal:
+            kept.append(
+                {"id": str(document.pk), "title": document.title, "until": retention_until(document).isoformat()}
+            )
+        else:
+            document_purge(document=document, user=user, confirmation=document.title)
+            purged.append({"id": str(document.pk), "title": document.title})
+    outcome = {"subject_hash": _subject_hash(subject), "purged": purged, "kept": kept}
+    # The subject itself is personal data: the audit keeps a hash, not the name.
+    audit_log_record(actor=user, action="gdpr.erasure_request", obj=user, changes=outcome)
+    return outcome
+
+
+def documents_mentioning(subject: str):
+    """Every document (trash included) whose text, fields, title or file name contains ``subject``."""
+    from django.db.models import Q
+
+    return (
+        Document.all_objects.filter(
+            Q(title__icontains=subject)
+            | Q(original_filename__icontains=subject)
+            | Q(pages__text__icontains=subject)
+            | Q(fields__value__icontains=subject)
+        )
+        .distinct()
+        .order_by("created_at")
+    )
+
+
+def _subject_hash(subject: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(subject.lower().encode()).hexdigest()[:16]
