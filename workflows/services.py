@@ -33,6 +33,10 @@ _DOCUMENT_EVENTS = {
 def workflows_document_event(*, document, event: str, user=None, dedup: str | None = None, parent=None) -> int:
     """Start the workflows a document event concerns. Call inside the transaction that
     made the change: runs are created with it and sent after commit. Returns runs started."""
+    from documents.models import Document
+
+    # Callers may hold an instance from before their own queryset updates (type, confidence).
+    document = Document.all_objects.get(pk=document.pk)
     started = 0
     for trigger in _DOCUMENT_EVENTS[event]:
         started += len(
