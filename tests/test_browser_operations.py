@@ -5,15 +5,21 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from documents.models import Document
 from tests.test_browser import browser  # noqa: F401 - the shared Chromium fixture
 
-pytestmark = [pytest.mark.browser]
+# Serialized rollback like the other live-server tests: a plain flush re-creates content types
+# under new ids, and the next test that restores the serialized database collides with them.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def test_it_draws_the_dashboard_for_an_admin(live_server, browser, django_user_model, owner, tmp_path):  # noqa: F811
+    # A worker test before this one ends by terminating the other sessions on the test
+    # database; start from a fresh connection.
+    connection.close()
     admin = django_user_model.objects.create_superuser("chefin@example.com", "Passwort-12345")
     now = timezone.now()
     statuses = [Document.Status.APPROVED, Document.Status.REVIEW, Document.Status.APPROVED, Document.Status.REJECTED]

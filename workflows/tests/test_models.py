@@ -58,6 +58,12 @@ BAD_ROWS = {
     "workflow_step_execution_completed_after_start": lambda: step_execution(
         workflow(), started_at=NOW, completed_at=EARLIER
     ),
+    "workflow_step_execution_unique_visit": lambda: (
+        lambda run: (
+            WorkflowStepExecution.objects.create(execution=run, step_name="a", step_type="wait", step_order=1),
+            WorkflowStepExecution.objects.create(execution=run, step_name="b", step_type="wait", step_order=1),
+        )
+    )(execution(workflow())),
 }
 
 
@@ -113,7 +119,7 @@ def test_it_frees_the_name_of_a_deleted_workflow():
 def test_it_lets_two_workflows_number_their_steps_from_one():
     step(workflow(name="A"))
     step(workflow(name="B"))
-    assert WorkflowStep.objects.filter(step_order=1).count() == 2
+    assert WorkflowStep.objects.filter(step_order=1, workflow__name__in=["A", "B"]).count() == 2
 
 
 @pytest.mark.django_db
@@ -179,7 +185,7 @@ def test_it_renders_the_admin_changelist_with_rows(admin_client, populated, mode
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("model", ADMIN_MODELS, ids=lambda m: m.__name__)
+@pytest.mark.parametrize("model", [Workflow, WorkflowStep, WorkflowStepExecution], ids=lambda m: m.__name__)
 def test_it_renders_the_admin_add_page(admin_client, model):
     response = admin_client.get(reverse(f"admin:workflows_{model._meta.model_name}_add"))
     assert response.status_code == 200
@@ -220,8 +226,9 @@ def test_it_refuses_a_duplicate_step_order_in_the_admin_form(admin_client, popul
                 f"steps-{i}-workflow": wf.pk,
                 f"steps-{i}-step_order": "1",  # both steps claim position 1
                 f"steps-{i}-name": s.name,
-                f"steps-{i}-step_type": s.step_type,
-                f"steps-{i}-step_config": "{}",
+                # Valid configurations, so that only the duplicate position is wrong.
+                f"steps-{i}-step_type": "update_field",
+                f"steps-{i}-step_config": '{"field": "priority", "value": "5"}',
                 f"steps-{i}-conditions": "null",
                 f"steps-{i}-on_error": s.on_error,
                 f"steps-{i}-max_retries": "0",
@@ -244,6 +251,7 @@ def test_it_soft_deletes_workflows_from_admin_but_not_system_ones(admin_client, 
         {"action": "soft_delete_selected", "_selected_action": [populated.pk, system.pk]},
     )
     assert response.status_code == 302
-    assert list(Workflow.objects.values_list("name", flat=True)) == ["Systemworkflow"]
+    assert list(Workflow.objects.filter(is_system=False).values_list("name", flat=True)) == []
+    assert Workflow.objects.filter(name="Systemworkflow").exists()
     assert WorkflowExecution.objects.filter(workflow=populated).exists()  # history stays
     assert AuditLog.objects.filter(action="workflow.soft_deleted", object_id=str(populated.pk)).exists()
