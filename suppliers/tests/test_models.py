@@ -70,6 +70,7 @@ BAD_ROWS = {
     "supplier_template_success_rate_range": lambda s: template(s, success_rate=-0.1),
     "supplier_template_usage_count_non_negative": lambda s: template(s, usage_count=-1),
     "supplier_template_version_positive": lambda s: template(s, version=0),
+    "supplier_template_success_count_range": lambda s: template(s, usage_count=1, success_count=2),
 }
 
 
