@@ -21,6 +21,7 @@ class SupplierForm(forms.ModelForm):
         help_text=_("Eine je Zeile"),
     )
     tags = forms.CharField(label=_("Schlagwörter"), required=False, help_text=_("Durch Komma getrennt"))
+    website = forms.URLField(label=_("Website"), required=False, max_length=200, assume_scheme="https")
 
     class Meta:
         model = Supplier
@@ -42,7 +43,7 @@ class SupplierForm(forms.ModelForm):
             "notes",
             "is_active",
         )
-        labels = {"email": _("E-Mail"), "phone": _("Telefon"), "website": _("Website")}
+        labels = {"email": _("E-Mail"), "phone": _("Telefon")}
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, **kwargs):
@@ -99,6 +100,7 @@ class TemplateForm(forms.Form):
     field_patterns = forms.JSONField(
         label=_("Feldmuster"),
         initial=dict,
+        required=False,
         widget=forms.Textarea(attrs={"rows": 6}),
         help_text=_('{"invoice_number": {"pattern": "Rechnung Nr\\\\. (\\\\S+)"}}'),
     )

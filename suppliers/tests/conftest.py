@@ -33,10 +33,10 @@ def acme_copy(db):
 
 def make_document(owner, *, supplier=None, n=None, fields=None, **extra):
     n = n if n is not None else uuid.uuid4().int % 10**12
+    extra.setdefault("title", f"Rechnung {n}")
     document = Document.objects.create(
         owner=owner,
         supplier=supplier,
-        title=f"Rechnung {n}",
         original_filename=f"rechnung-{n}.pdf",
         mime_type="application/pdf",
         file_size=1024,
