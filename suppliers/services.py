@@ -610,6 +610,14 @@ def supplier_document_reviewed(*, document: Document, user) -> None:
             success_rate=template.success_count / template.usage_count
         )
     learnable = [(name, corrected[name]) for name in ("supplier_name", "iban") if corrected.get(name)]
+    if corrected.get("supplier_name"):
+        from suppliers.matching import match_supplier
+
+        # A name that is another supplier's says the document is linked wrongly, not that
+        # this supplier has a new name.
+        other = match_supplier(fields={"supplier_name": corrected["supplier_name"]})
+        if other is not None and other.supplier.pk != supplier.pk:
+            learnable.remove(("supplier_name", corrected["supplier_name"]))
     sender = document_sender_email(document)
     if sender:
         learnable.append(("sender_email", sender))

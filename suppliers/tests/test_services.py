@@ -181,14 +181,19 @@ def test_it_learns_corrected_name_iban_and_sender_on_approval_with_a_record_of_w
     assert document.title in events["iban"].reason
 
 
-def test_it_approves_even_when_the_corrected_iban_belongs_to_another_supplier(editor, owner, acme, acme_copy):
+def test_it_approves_but_learns_nothing_that_belongs_to_another_supplier(editor, owner, acme, acme_copy):
+    other = Supplier.objects.create(name="Zebra Druck KG")
     document = _in_review(owner, acme)
-    document_services.document_update_fields(document=document, user=editor, values={"iban": IBAN_B})
+    document_services.document_update_fields(
+        document=document, user=editor, values={"iban": IBAN_B, "supplier_name": "Zebra Druck KG"}
+    )
     document_services.document_approve(document=document, user=editor)
     document.refresh_from_db()
     assert document.status == Document.Status.APPROVED
     assert not acme.bank_accounts.filter(iban=IBAN_B).exists()
-    assert not SupplierLearningEvent.objects.filter(field="iban").exists()
+    acme.refresh_from_db()
+    assert acme.name_variations == [] and other.name_variations == []
+    assert not SupplierLearningEvent.objects.exists()
 
 
 # --- duplicates and merge ----------------------------------------------------------------------------
