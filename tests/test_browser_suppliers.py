@@ -6,15 +6,27 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from documents.models import Document
 from monitoring.models import AuditLog
 from suppliers.models import Supplier
 from suppliers.tests.conftest import IBAN_C, VAT_A, make_document
 
-pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+# Serialized rollback like the other live-server tests: a plain flush re-creates content types
+# under new ids, and the next test that restores the serialized database then collides.
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(autouse=True)
+def _usable_connection(django_db_blocker):
+    """A worker-fault test before this one may have terminated this process's session
+    (``pg_terminate_backend``); start from a fresh connection rather than a dead one."""
+    with django_db_blocker.unblock():
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
 
 
 @pytest.fixture
