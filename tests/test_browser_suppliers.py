@@ -20,15 +20,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transa
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-@pytest.fixture(autouse=True)
-def _usable_connection(django_db_blocker):
-    """A worker-fault test before this one may have terminated this process's session
-    (``pg_terminate_backend``); start from a fresh connection rather than a dead one."""
-    with django_db_blocker.unblock():
-        if connection.connection is not None and not connection.is_usable():
-            connection.close()
-
-
 @pytest.fixture
 def browser(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -40,6 +31,10 @@ def browser(monkeypatch):
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
         )
+        # The worker fixture of a browser test before this one ends by terminating every other
+        # session on the test database (pg_terminate_backend), and while Playwright's loop runs
+        # this thread sees the connection of that context: start from a new one.
+        connection.close()
         yield instance
         instance.close()
 
