@@ -46,6 +46,8 @@ COLUMNS = (
     ("Telefon", "phone"),
     ("Website", "website"),
     ("Branche", "industry"),
+    ("DATEV-Kreditorenkonto", "datev_creditor_account"),
+    ("DATEV-Aufwandskonto", "datev_expense_account"),
     ("Namensvarianten", "name_variations"),
     ("Absender-E-Mails", "typical_sender_emails"),
     ("Schlagwörter", "tags"),
@@ -214,10 +216,20 @@ def _validate(values: dict, row: ImportRow) -> dict:
         "phone",
         "website",
         "industry",
+        "datev_creditor_account",
+        "datev_expense_account",
         "notes",
     ):
         if key in values:
             clean[key] = values[key].strip()
+    for key, label in (
+        ("datev_creditor_account", "DATEV-Kreditorenkonto"),
+        ("datev_expense_account", "DATEV-Aufwandskonto"),
+    ):
+        if clean.get(key) and not re.fullmatch(r"[0-9]{1,9}", clean[key]):
+            row.errors.append(
+                gettext("%(label)s „%(value)s“: erwartet bis zu 9 Ziffern.") % {"label": label, "value": clean[key]}
+            )
     if "supplier_number" in values:
         clean["supplier_number"] = values["supplier_number"].strip() or None
     if "country" in values:

@@ -40,6 +40,8 @@ class SupplierForm(forms.ModelForm):
             "phone",
             "website",
             "industry",
+            "datev_creditor_account",
+            "datev_expense_account",
             "notes",
             "is_active",
         )

@@ -231,6 +231,8 @@ SUPPLIER_FIELDS = (
     "phone",
     "website",
     "industry",
+    "datev_creditor_account",
+    "datev_expense_account",
     "notes",
     "is_active",
 )
@@ -649,6 +651,8 @@ MERGE_FILL_FIELDS = (
     "email",
     "phone",
     "website",
+    "datev_creditor_account",
+    "datev_expense_account",
 )
 
 

@@ -136,6 +136,8 @@ class SupplierSerializer(serializers.ModelSerializer):
             "phone",
             "website",
             "industry",
+            "datev_creditor_account",
+            "datev_expense_account",
             "name_variations",
             "typical_sender_emails",
             "tags",
@@ -170,6 +172,8 @@ class SupplierInputSerializer(serializers.Serializer):
     phone = serializers.CharField(max_length=50, required=False, allow_blank=True)
     website = serializers.URLField(required=False, allow_blank=True)
     industry = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    datev_creditor_account = serializers.RegexField(r"^[0-9]{0,9}$", required=False, allow_blank=True)
+    datev_expense_account = serializers.RegexField(r"^[0-9]{0,9}$", required=False, allow_blank=True)
     notes = serializers.CharField(required=False, allow_blank=True)
     is_active = serializers.BooleanField(required=False)
     name_variations = serializers.ListField(child=serializers.CharField(max_length=255), required=False)

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('documents', '0008_job_enqueued_at'),
-        ('suppliers', '0002_contacts_bank_accounts_templates'),
+        ('suppliers', '0003_datev_accounts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
