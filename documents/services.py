@@ -839,6 +839,9 @@ def document_approve(*, document: Document, user, ip_address=None) -> None:
     _record_version(document, user=user, change_type="approved", changed=[])
     audit_log_record(actor=user, action="document.approved", obj=document, ip_address=ip_address)
     workflows_document_event(document=document, event="approved", user=user)
+    from suppliers.services import supplier_document_reviewed  # suppliers imports documents
+
+    supplier_document_reviewed(document=document, user=user)
     transaction.on_commit(
         lambda: events.publish(
             events.DocumentEvent(str(document.id), str(document.owner_id), Document.Status.APPROVED, stage="approved")

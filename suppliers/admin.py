@@ -6,7 +6,15 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from monitoring.services import audit_log_record
-from suppliers.models import Supplier, SupplierBankAccount, SupplierContact, SupplierTemplate
+from suppliers import services
+from suppliers.models import (
+    Supplier,
+    SupplierBankAccount,
+    SupplierContact,
+    SupplierLearningEvent,
+    SupplierTemplate,
+    SupplierTemplateVersion,
+)
 
 TIMESTAMP_FIELDS = ("id", "created_at", "updated_at")
 
@@ -40,6 +48,17 @@ class SupplierTemplateInline(admin.TabularInline):
     fields = ("name", "document_type", "is_active", "version", "usage_count", "last_used_at")
     readonly_fields = ("usage_count", "last_used_at")
     show_change_link = True
+
+
+class SupplierTemplateVersionInline(admin.TabularInline):
+    model = SupplierTemplateVersion
+    extra = 0
+    fields = ("version", "created_at", "created_by", "note", "confidence_threshold", "is_active", "field_patterns")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False  # versions are written by the template services only
 
 
 @admin.register(Supplier)
@@ -123,10 +142,35 @@ class SupplierTemplateAdmin(admin.ModelAdmin):
     list_select_related = ("supplier",)
     search_fields = ("name", "supplier__name")
     autocomplete_fields = ("supplier",)
-    readonly_fields = (*TIMESTAMP_FIELDS, "usage_count", "success_rate", "last_used_at", "created_by")
+    readonly_fields = (
+        *TIMESTAMP_FIELDS,
+        "version",
+        "usage_count",
+        "success_count",
+        "success_rate",
+        "last_used_at",
+        "created_by",
+    )
     date_hierarchy = "created_at"
+    inlines = (SupplierTemplateVersionInline,)
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        # Through the services, so that an edit in admin leaves a version behind like any other.
+        data = {key: getattr(obj, key) for key in services.TEMPLATE_FIELDS}
+        if change:
+            services.supplier_template_update(template=obj, user=request.user, data=data)
+        else:
+            obj.pk = services.supplier_template_create(supplier=obj.supplier, user=request.user, data=data).pk
+        obj.refresh_from_db()
+
+
+@admin.register(SupplierLearningEvent)
+class SupplierLearningEventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "supplier", "field", "value", "user", "document")
+    list_filter = ("field",)
+    list_select_related = ("supplier", "user", "document")
+    search_fields = ("value", "supplier__name")
+    readonly_fields = ("supplier", "document", "field", "value", "reason", "user", *TIMESTAMP_FIELDS)
+
+    def has_add_permission(self, request):
+        return False  # written by supplier_learn_from_correction only

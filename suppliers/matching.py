@@ -28,7 +28,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rapidfuzz import fuzz, process
 
-from suppliers.models import Supplier, SupplierBankAccount
+from suppliers.models import Supplier, SupplierBankAccount, normalize_vat_id
 
 
 class MatchRule(models.TextChoices):
@@ -94,10 +94,6 @@ def match_supplier(*, fields: dict[str, str], text: str = "", sender_email: str 
 
 
 # Identifiers ---------------------------------------------------------------------------------
-
-
-def normalize_vat_id(value: str) -> str:
-    return re.sub(r"[\s.\-/]", "", value or "").upper()
 
 
 def normalize_tax_number(value: str) -> str:

@@ -5,7 +5,7 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -16,7 +16,8 @@ from documents.models import Document
 class Supplier(SoftDeleteModel):
     """A company that sends us documents.
 
-    States: active <-> inactive (``is_active``); soft-deleted rows keep their documents' history.
+    States: active <-> inactive (``is_active``); active/inactive -> merged (``deleted_at`` and
+    ``merged_into`` set by ``supplier_merge``, terminal). Soft-deleted rows keep their history.
     """
 
     name = models.CharField(_("Name"), max_length=255, db_index=True)
@@ -40,8 +41,14 @@ class Supplier(SoftDeleteModel):
     datev_expense_account = models.CharField(_("DATEV-Aufwandskonto"), max_length=9, blank=True)
     name_variations = models.JSONField(_("Namensvarianten"), default=list, blank=True)
     typical_sender_emails = models.JSONField(default=list, blank=True)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(_("Notizen"), blank=True)
     is_active = models.BooleanField(_("aktiv"), default=True)
+    tags = models.ManyToManyField("documents.Tag", blank=True, related_name="suppliers", verbose_name=_("Schlagwörter"))
+    # Set with ``deleted_at`` when this row was merged into another (``supplier_merge``), so a
+    # link to the old supplier can still say where its documents went.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from", editable=False
+    )
 
     class Meta:
         verbose_name = _("Lieferant")
@@ -122,6 +129,32 @@ def iban_checksum_is_valid(iban: str) -> bool:
     return int(digits) % 97 == 1
 
 
+VAT_ID_PATTERN = r"^[A-Z]{2}[0-9A-Z]{2,13}$"  # the format Supplier's check constraint enforces
+
+
+def normalize_vat_id(value: str) -> str:
+    """``"de 123.456.789"`` -> ``"DE123456789"``."""
+    return re.sub(r"[\s.\-/]", "", value or "").upper()
+
+
+def vat_id_is_valid(vat_id: str) -> bool:
+    """Format of a normalised USt-IdNr.; for German ones also the check digit (ISO 7064
+    MOD 11,10 over the first eight digits), which catches most typing errors. Other
+    countries' check digits differ per country and are left to the VIES query."""
+    if not re.fullmatch(VAT_ID_PATTERN, vat_id):
+        return False
+    if not vat_id.startswith("DE"):
+        return True
+    if not re.fullmatch(r"DE[0-9]{9}", vat_id):
+        return False
+    product = 10
+    for digit in vat_id[2:10]:
+        total = (int(digit) + product) % 10 or 10
+        product = (2 * total) % 11
+    check = 11 - product
+    return str(0 if check == 10 else check) == vat_id[10]
+
+
 class SupplierBankAccount(BaseModel):
     """One bank account of a supplier; suppliers often print several on an invoice.
 
@@ -180,10 +213,10 @@ class SupplierTemplate(BaseModel):
     {"x", "y", "tolerance"}, "validation": regex, "data_type": ...}``. ``confidence_threshold``
     and ``success_rate`` are fractions 0..1 (the seed used percentages).
     States: active <-> inactive; at most one active template per supplier and document type,
-    so extraction never has to choose. ``version`` counts edits of the patterns.
-
-    Not yet used by any code path: read by template-based extraction (extraction issue);
-    until then maintained in admin.
+    so extraction never has to choose. ``version`` counts edits; each edit leaves a
+    ``SupplierTemplateVersion`` behind (``supplier_template_update``). ``usage_count`` and
+    ``success_count`` grow as documents of this supplier and type are approved
+    (``supplier_document_reviewed``); a review without corrections is a success.
     """
 
     supplier = models.ForeignKey(
@@ -196,6 +229,7 @@ class SupplierTemplate(BaseModel):
     validation_rules = models.JSONField(_("Prüfregeln"), default=dict, blank=True)
     confidence_threshold = models.FloatField(_("Konfidenzschwelle"), default=0.8)
     usage_count = models.IntegerField(_("Verwendungen"), default=0)
+    success_count = models.IntegerField(_("Erfolgreiche Verwendungen"), default=0)
     success_rate = models.FloatField(_("Erfolgsquote"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("Zuletzt verwendet"), null=True, blank=True)
     is_active = models.BooleanField(_("aktiv"), default=True)
@@ -231,6 +265,11 @@ class SupplierTemplate(BaseModel):
             ),
             models.CheckConstraint(condition=Q(usage_count__gte=0), name="supplier_template_usage_count_non_negative"),
             models.CheckConstraint(condition=Q(version__gte=1), name="supplier_template_version_positive"),
+            # A negative usage count is usage_count_non_negative's to report, not this one's.
+            models.CheckConstraint(
+                condition=Q(success_count__gte=0) & (Q(success_count__lte=F("usage_count")) | Q(usage_count__lt=0)),
+                name="supplier_template_success_count_range",
+            ),
         ]
 
     def __str__(self):
@@ -269,3 +308,72 @@ def validate_field_patterns(field_patterns) -> dict[str, list]:
                     % {"field": field_name, "key": key, "error": exc}
                 )
     return {"field_patterns": messages} if messages else {}
+
+
+class SupplierTemplateVersion(BaseModel):
+    """A template as it was at ``version``; written on every change, never edited afterwards.
+
+    No state transitions: the history is append-only, so an edit that made extraction worse
+    can be compared with what came before.
+    """
+
+    template = models.ForeignKey(
+        SupplierTemplate, on_delete=models.CASCADE, related_name="versions", verbose_name=_("Vorlage")
+    )
+    version = models.IntegerField(_("Version"))
+    name = models.CharField(_("Name"), max_length=255)
+    document_type = models.CharField(_("Dokumenttyp"), max_length=20, choices=Document.DocumentType.choices)
+    field_patterns = models.JSONField(_("Feldmuster"), default=dict)
+    typical_layout = models.JSONField(_("Typisches Layout"), default=dict)
+    validation_rules = models.JSONField(_("Prüfregeln"), default=dict)
+    confidence_threshold = models.FloatField(_("Konfidenzschwelle"))
+    is_active = models.BooleanField(_("aktiv"))
+    note = models.CharField(_("Anlass"), max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("Vorlagenversion")
+        verbose_name_plural = _("Vorlagenversionen")
+        ordering = ["template", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "version"], name="supplier_template_version_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.template} v{self.version}"
+
+
+class SupplierLearningEvent(BaseModel):
+    """Why the supplier's master data grew by itself: a value learned from a clerk's work on a
+    document (a name variation, a sender address, a bank account), who did it and where.
+
+    No state transitions: one row per learned value, never edited.
+    """
+
+    class Field(models.TextChoices):
+        NAME = "supplier_name", _("Namensvariante")
+        IBAN = "iban", _("Bankverbindung")
+        SENDER_EMAIL = "sender_email", _("Absenderadresse")
+
+    supplier = models.ForeignKey(
+        Supplier, on_delete=models.CASCADE, related_name="learning_events", verbose_name=_("Lieferant")
+    )
+    document = models.ForeignKey(
+        Document, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("Dokument")
+    )
+    field = models.CharField(_("Feld"), max_length=20, choices=Field.choices)
+    value = models.CharField(_("Wert"), max_length=255)
+    reason = models.CharField(_("Anlass"), max_length=255)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("Gelernter Lieferantenwert")
+        verbose_name_plural = _("Gelernte Lieferantenwerte")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.supplier}: {self.get_field_display()} {self.value}"

@@ -70,6 +70,7 @@ BAD_ROWS = {
     "supplier_template_success_rate_range": lambda s: template(s, success_rate=-0.1),
     "supplier_template_usage_count_non_negative": lambda s: template(s, usage_count=-1),
     "supplier_template_version_positive": lambda s: template(s, version=0),
+    "supplier_template_success_count_range": lambda s: template(s, usage_count=1, success_count=2),
 }
 
 
@@ -219,3 +220,27 @@ def test_it_soft_deletes_suppliers_from_admin_and_keeps_their_documents(admin_cl
 def test_it_offers_no_hard_delete_of_suppliers(admin_client, supplier):
     response = admin_client.get(reverse("admin:suppliers_supplier_delete", args=[supplier.pk]))
     assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_it_versions_a_template_added_and_edited_in_admin(admin_client, supplier):
+    fields = {
+        "supplier": supplier.pk,
+        "name": "Rechnung",
+        "document_type": "invoice",
+        "field_patterns": "{}",
+        "typical_layout": "{}",
+        "validation_rules": "{}",
+        "confidence_threshold": "0.8",
+        "is_active": "on",
+        "versions-TOTAL_FORMS": "0",
+        "versions-INITIAL_FORMS": "0",
+    }
+    assert admin_client.post(reverse("admin:suppliers_suppliertemplate_add"), fields).status_code == 302
+    created = SupplierTemplate.objects.get()
+    fields["confidence_threshold"] = "0.9"
+    response = admin_client.post(reverse("admin:suppliers_suppliertemplate_change", args=[created.pk]), fields)
+    assert response.status_code == 302
+    created.refresh_from_db()
+    assert created.version == 2
+    assert list(created.versions.values_list("version", "confidence_threshold")) == [(2, 0.9), (1, 0.8)]
