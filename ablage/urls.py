@@ -22,6 +22,7 @@ urlpatterns = [
     path("workflows/", include("workflows.urls")),
     path("einstellungen/", include("system.urls")),
     path("export/", export_page, name="export"),
+    path("benachrichtigungen/", include("notifications.urls")),
     path("", include("documents.urls")),
 ]
 
