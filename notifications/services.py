@@ -248,7 +248,11 @@ def notify_review_completed(*, document, reviewer, approved: bool, reason: str =
             text=text,
             occurrence=occurrence,
             template_key="review_completed",
-            template_context={"decision": decision, "reviewer_name": reviewer.get_full_name() if reviewer else ""},
+            template_context={
+                "decision": decision,
+                "reviewer_name": reviewer.get_full_name() if reviewer else "",
+                "reason": "" if approved else reason,
+            },
             is_failure=not approved,
         ),
         recipients=[user for user in document_audience(document) if reviewer is None or user.id != reviewer.id],

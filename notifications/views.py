@@ -36,6 +36,10 @@ def _get_endpoint_for_user(user, endpoint_id) -> WebhookEndpoint:
 @login_required
 @require_GET
 def notification_list(request):
+    return _list_response(request)
+
+
+def _list_response(request):
     page = Paginator(notifications_for(request.user), 30).get_page(request.GET.get("page"))
     context = {"page": page, "unread": unread_count(request.user)}
     if request.htmx:
@@ -67,7 +71,7 @@ def notification_read(request, notification_id):
     notification = _get_notification_for_user(request.user, notification_id)
     services.notification_mark_read(user=request.user, notification_id=notification.id)
     if request.htmx:
-        return notification_list(request)
+        return _list_response(request)
     return redirect("notifications:list")
 
 
@@ -76,7 +80,7 @@ def notification_read(request, notification_id):
 def notification_read_all(request):
     services.notification_mark_all_read(user=request.user)
     if request.htmx:
-        return notification_list(request)
+        return _list_response(request)
     return redirect("notifications:list")
 
 

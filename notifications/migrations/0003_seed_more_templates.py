@@ -106,6 +106,20 @@ def seed(apps, schema_editor):
         processed.save(update_fields=["text_template", "html_template"])
 
 
+    completed = EmailTemplate.objects.filter(key="review_completed").first()
+    if completed is not None and "reason" not in completed.variables:
+        # A rejection without its reason makes people ask back; add it where nobody edited the template.
+        completed.variables = [*completed.variables, "reason"]
+        completed.text_template = completed.text_template.replace(
+            "geprüft: {{ decision }}.\n", "geprüft: {{ decision }}.\n{% if reason %}Grund: {{ reason }}\n{% endif %}"
+        )
+        completed.html_template = completed.html_template.replace(
+            "<strong>{{ decision }}</strong>.</p>\n",
+            "<strong>{{ decision }}</strong>.</p>\n{% if reason %}<p>Grund: {{ reason }}</p>\n{% endif %}",
+        )
+        completed.save(update_fields=["variables", "text_template", "html_template"])
+
+
 def unseed(apps, schema_editor):
     EmailTemplate = apps.get_model("notifications", "EmailTemplate")
     EmailTemplate.objects.filter(key__in=[entry["key"] for entry in TEMPLATES]).delete()
