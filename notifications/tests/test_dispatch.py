@@ -73,6 +73,7 @@ def test_it_asks_reviewers_to_review_and_mails_them(owner, reviewer, outsider, e
     assert in_app(outsider) == mails(outsider) == hooks(outsider) == []
 
 
+@pytest.mark.embedded
 def test_it_tells_the_owner_when_a_reviewer_rejects_and_not_the_reviewer(owner, reviewer, outsider, endpoints):
     document = make_document(owner)
     document_services.document_reject(document=document, user=reviewer, reason="Doppelt erfasst")
@@ -91,6 +92,7 @@ def test_it_tells_the_owner_in_the_app_only_when_a_reviewer_approves(owner, revi
     assert in_app(outsider) == hooks(outsider) == []
 
 
+@pytest.mark.embedded
 def test_it_tells_owner_and_reviewers_when_processing_dies(owner, reviewer, outsider, endpoints):
     document = make_document(owner, status=Document.Status.PROCESSING)
     job = ProcessingJob.objects.create(document=document, status=ProcessingJob.Status.RUNNING, attempts=3)
@@ -196,6 +198,7 @@ def test_it_holds_mail_back_during_quiet_hours_in_the_users_timezone(owner, revi
     assert queued.next_attempt_at == datetime.datetime(2026, 11, 24, 7, 0, tzinfo=zone)
 
 
+@pytest.mark.embedded
 def test_it_bundles_digest_entries_into_one_mail(owner, reviewer, smtp_server):
     smtp_server.start()
     NotificationPreference.objects.create(

@@ -75,6 +75,7 @@ def test_it_keeps_templates_in_the_sandbox():
         email_queue.email_render(template, {"user_name": "x"})
 
 
+@pytest.mark.embedded
 def test_it_seeds_the_default_german_templates():
     keys = set(EmailTemplate.objects.values_list("key", flat=True))
     assert {
@@ -109,6 +110,7 @@ def test_it_sends_through_smtp_with_both_parts_and_the_stored_message_id(smtp_se
     assert queued.status == EmailQueue.Status.SENT and queued.sent_at is not None and queued.attempts == 1
 
 
+@pytest.mark.embedded
 def test_it_delivers_mails_queued_during_an_smtp_outage_exactly_once_after_it_returns(smtp_server):
     first, second = _enqueue("a@example.com"), _enqueue("b@example.com")
     now = timezone.now()

@@ -25,6 +25,7 @@ def _notify(user, title="Bitte prüfen: <script>x</script>", document=None, **ex
     )
 
 
+@pytest.mark.embedded
 def test_it_shows_the_unread_count_on_the_bell(client, owner, outsider):
     _notify(owner)
     _notify(owner)
@@ -88,6 +89,7 @@ def test_it_hides_expired_notifications_and_purges_them(client, owner):
     assert not Notification.objects.filter(id=expired.id).exists()
 
 
+@pytest.mark.embedded
 def test_it_saves_preferences_from_the_settings_page(client, owner):
     client.force_login(owner)
     page = client.get(reverse("notifications:settings"))

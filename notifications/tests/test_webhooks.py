@@ -70,6 +70,7 @@ def test_it_delivers_a_signed_json_event_with_standard_webhooks_headers(owner, e
     assert endpoint.last_success_at is not None and endpoint.failure_count == 0
 
 
+@pytest.mark.embedded
 def test_it_retries_500_three_times_then_delivers_once_with_the_same_webhook_id(
     owner, endpoint, receiver, loopback_guard
 ):
