@@ -17,6 +17,7 @@ from ocr.errors import StopProcessing
 pytestmark = pytest.mark.django_db
 
 ALL_EVENTS = [
+    "document.created",
     "document.processed",
     "document.review_required",
     "document.approved",
@@ -241,3 +242,18 @@ def test_it_never_fails_the_document_change_when_notifying_breaks(owner, reviewe
     document_services.document_reject(document=document, user=reviewer, reason="Grund")
     document.refresh_from_db()
     assert document.status == Document.Status.REJECTED
+
+
+def test_it_notifies_from_the_real_pipeline(owner, reviewer, outsider, endpoints, born_digital_pdf):
+    document = document_services.document_ingest(owner=owner, filename="rechnung.pdf", data=born_digital_pdf)
+    job = document.jobs.get()
+    document_services.job_run(job_id=job.id)
+    document.refresh_from_db()
+
+    assert document.status in (Document.Status.APPROVED, Document.Status.REVIEW)
+    assert in_app(owner) == ["document_processed"]
+    expected_hooks = {"document.created", "document.processed"} | (
+        {"document.approved"} if document.status == Document.Status.APPROVED else {"document.review_required"}
+    )
+    assert set(hooks(owner)) == expected_hooks
+    assert in_app(outsider) == mails(outsider) == hooks(outsider) == []
