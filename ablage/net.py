@@ -164,11 +164,6 @@ class Response:
     location: str = ""
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, address: str, port: int, *, timeout: float):
-        super().__init__(address, port, timeout=timeout)
-
-
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """TLS to a fixed IP address, with SNI and certificate check against the URL's host name."""
 
@@ -195,7 +190,7 @@ def post_json(
         if target.scheme == "https":
             connection = _PinnedHTTPSConnection(address, target.port, server_hostname=target.host, timeout=timeout)
         else:
-            connection = _PinnedHTTPConnection(address, target.port, timeout=timeout)
+            connection = http.client.HTTPConnection(address, target.port, timeout=timeout)
         try:
             default_port = 443 if target.scheme == "https" else 80
             host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"

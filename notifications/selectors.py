@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from documents.selectors import visible_documents
-from notifications.models import Notification, NotificationPreference
+from notifications.models import Notification, NotificationPreference, WebhookDelivery
 
 Type = Notification.Type
 Channel = NotificationPreference.Channel
@@ -142,3 +142,11 @@ def unread_count(user) -> int:
     if user is None or not user.is_authenticated:
         return 0
     return notifications_for(user).filter(read_at__isnull=True).count()
+
+
+def deliveries_for(user) -> QuerySet[WebhookDelivery]:
+    """Deliveries of the user's own endpoints (everyone's for staff)."""
+    deliveries = WebhookDelivery.objects.select_related("endpoint", "document")
+    if user.is_staff or user.is_superuser:
+        return deliveries
+    return deliveries.filter(endpoint__owner=user)

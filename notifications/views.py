@@ -17,7 +17,7 @@ from documents.selectors import visible_documents
 from notifications import services, webhooks
 from notifications.forms import PreferenceRowForm, QuietHoursForm, WebhookEndpointForm
 from notifications.models import Notification, NotificationPreference, WebhookDelivery, WebhookEndpoint
-from notifications.selectors import USER_TYPES, notifications_for, preferences_for, unread_count
+from notifications.selectors import USER_TYPES, deliveries_for, notifications_for, preferences_for, unread_count
 
 Channel = NotificationPreference.Channel
 
@@ -205,7 +205,7 @@ def webhook_detail(request, endpoint_id):
 @login_required
 @require_POST
 def webhook_delivery_resend(request, delivery_id):
-    delivery = get_object_or_404(webhooks.deliveries_for(request.user).filter(endpoint__isnull=False), id=delivery_id)
+    delivery = get_object_or_404(deliveries_for(request.user).filter(endpoint__isnull=False), id=delivery_id)
     try:
         webhooks.delivery_resend(delivery=delivery)
     except ApplicationError as error:

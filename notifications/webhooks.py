@@ -378,14 +378,6 @@ def delivery_recover_stuck(*, now=None) -> int:
     ).update(status=WebhookDelivery.Status.PENDING, next_attempt_at=now, sending_started_at=None)
 
 
-def deliveries_for(user):
-    """Deliveries of the user's own endpoints (everyone's for staff)."""
-    deliveries = WebhookDelivery.objects.select_related("endpoint", "document")
-    if user.is_staff or user.is_superuser:
-        return deliveries
-    return deliveries.filter(endpoint__owner=user)
-
-
 @transaction.atomic
 def delivery_resend(*, delivery: WebhookDelivery) -> None:
     """Send a delivery that was given up once more: same ``webhook-id``, attempts start again."""

@@ -203,3 +203,12 @@ def test_it_marks_a_sent_mail_as_bounced(smtp_server):
     email_queue.email_mark_bounced(email=queued, reason="550 mailbox unavailable")
     queued.refresh_from_db()
     assert queued.status == EmailQueue.Status.BOUNCED
+
+
+def test_it_previews_a_template_in_the_admin_with_the_html_sandboxed(admin_client):
+    template = EmailTemplate.objects.get(key="review_required")
+    page = admin_client.get(f"/admin/notifications/emailtemplate/{template.pk}/change/").content.decode()
+    assert "Bitte prüfen: Rechnung RE-2026-0042" in page
+    assert '<iframe sandbox="" srcdoc="' in page
+    # The rendered HTML sits inside an attribute, escaped: it cannot break out into the admin page.
+    assert 'srcdoc="&lt;p&gt;Hallo Erika Mustermann' in page
