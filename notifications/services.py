@@ -53,6 +53,9 @@ def _document_url(document) -> str:
     return f"/dokumente/{document.id}/"
 
 
+_DOCUMENT_KEYS = ("title", "original_filename", "status", "document_number", "total_amount", "overall_confidence")
+
+
 def _document_context(document) -> dict:
     confidence = document.overall_confidence
     return {
@@ -266,34 +269,64 @@ def notify_review_completed(*, document, reviewer, approved: bool, reason: str =
 
 
 @_guarded
-def notify_workflow_failed(*, document, workflow_name: str, error: str, occurrence: str) -> None:
-    """For the workflow engine: a workflow run on ``document`` failed."""
-    dispatch(
-        message=_document_message(
+def notify_workflow_failed(*, execution, error: str) -> None:
+    """Called by the workflow engine when a run fails.
+
+    Told: the document's owner and reviewers; for a run without a document, the workflow's author.
+    """
+    workflow, document = execution.workflow, execution.document
+    occurrence = str(execution.id)
+    title = _("Workflow „%(name)s“ fehlgeschlagen") % {"name": workflow.name}
+    fields = {
+        "type": Type.WORKFLOW_FAILED,
+        "text": error,
+        "occurrence": occurrence,
+        "template_key": "workflow_failed",
+        "is_failure": True,
+    }
+    if document is not None:
+        message = _document_message(
             document,
-            type=Type.WORKFLOW_FAILED,
-            title=_("Workflow „%(name)s“ fehlgeschlagen: %(title)s") % {"name": workflow_name, "title": document.title},
-            text=error,
-            occurrence=occurrence,
-            template_key="workflow_failed",
-            template_context={"workflow_name": workflow_name, "error": error},
-            is_failure=True,
-        ),
-        recipients=document_audience(document, review_staff=True),
-    )
+            title=f"{title}: {document.title}",
+            template_context={"workflow_name": workflow.name, "error": error},
+            **fields,
+        )
+        recipients = document_audience(document, review_staff=True)
+    else:
+        # A run without a document (e.g. a schedule) concerns whoever set the workflow up.
+        message = Message(
+            title=title,
+            template_context={
+                "workflow_name": workflow.name,
+                "error": error,
+                "document": {
+                    **dict.fromkeys(_DOCUMENT_KEYS, ""),
+                    "title": str(_("ohne Dokument")),
+                },
+                "document_url": settings.SITE_URL,
+            },
+            **fields,
+        )
+        candidates = [workflow.created_by, execution.triggered_by]
+        recipients = list({user.id: user for user in candidates if user is not None and user.is_active}.values())
+    dispatch(message=message, recipients=recipients)
     webhooks.event_emit(
         event=Event.WORKFLOW_FAILED,
         occurrence=occurrence,
         document=document,
-        data={"workflow": workflow_name, "error": error},
+        data={"workflow": {"id": str(workflow.id), "name": workflow.name}, "execution_id": occurrence, "error": error},
     )
 
 
 @_guarded
-def notify_workflow_completed(*, document, workflow_name: str, occurrence: str) -> None:
+def notify_workflow_completed(*, execution) -> None:
     """For the workflow engine: webhook only (a finished workflow is no news for people)."""
+    workflow = execution.workflow
     webhooks.event_emit(
-        event=Event.WORKFLOW_COMPLETED, occurrence=occurrence, document=document, data={"workflow": workflow_name}
+        event=Event.WORKFLOW_COMPLETED,
+        occurrence=str(execution.id),
+        document=execution.document,
+        data={"workflow": {"id": str(workflow.id), "name": workflow.name}, "execution_id": str(execution.id)},
     )
 
 

@@ -163,6 +163,10 @@ def _endpoint_hears(endpoint: WebhookEndpoint, event: str, document, preferences
     owner = endpoint.owner
     if not owner.is_active:
         return False
+    if document is None and not (
+        endpoint.scope == Scope.ALL and (owner.is_superuser or owner.has_perm("accounts.view_all_documents"))
+    ):
+        return False  # an event about no document (a scheduled workflow) is for those who see everything
     if document is not None:
         if endpoint.scope == Scope.OWN and document.owner_id != owner.id:
             return False

@@ -114,19 +114,39 @@ def test_it_tells_the_owner_when_the_pipeline_refuses_a_document(owner, reviewer
     assert in_app(outsider) == mails(outsider) == hooks(outsider) == []
 
 
+def _failed_workflow_run(document):
+    """A real workflow run through the engine whose step fails (a template reaching for a model)."""
+    from workflows import engine
+    from workflows.models import Workflow, WorkflowStep
+
+    workflow = Workflow.objects.create(name="Freigabe", trigger_type=Workflow.Trigger.MANUAL)
+    WorkflowStep.objects.create(
+        workflow=workflow,
+        name="Titel",
+        step_type=WorkflowStep.StepType.UPDATE_FIELD,
+        step_config={"field": "title", "value": "{{ document.owner.password }}"},
+        step_order=1,
+    )
+    execution = engine.start_workflow(workflow, event=workflow.trigger_type, document=document)
+    engine.execution_run(execution.pk)
+    execution.refresh_from_db()
+    assert execution.status == execution.Status.FAILED
+    return execution
+
+
 def test_it_tells_owner_and_reviewers_when_a_workflow_fails(owner, reviewer, outsider, endpoints):
     document = make_document(owner, status=Document.Status.APPROVED)
-    services.notify_workflow_failed(document=document, workflow_name="Freigabe", error="Zeitlimit", occurrence="run-1")
+    _failed_workflow_run(document)
     assert in_app(owner) == in_app(reviewer) == ["workflow_failed"]
     assert mails(owner) == mails(reviewer) == ["workflow_failed"]
+    assert "Freigabe" in Notification.objects.get(user=owner).title
     assert hooks(owner) == ["workflow.failed"]
     assert in_app(outsider) == mails(outsider) == hooks(outsider) == []
 
 
 def test_it_announces_one_occurrence_once(owner, reviewer):
-    document = make_document(owner, status=Document.Status.APPROVED)
-    for _ in range(2):
-        services.notify_workflow_failed(document=document, workflow_name="W", error="e", occurrence="run-1")
+    execution = _failed_workflow_run(make_document(owner, status=Document.Status.APPROVED))
+    services.notify_workflow_failed(execution=execution, error="noch einmal gemeldet")
     assert EmailQueue.objects.filter(user=owner).count() == 1
 
 
@@ -257,3 +277,17 @@ def test_it_notifies_from_the_real_pipeline(owner, reviewer, outsider, endpoints
     )
     assert set(hooks(owner)) == expected_hooks
     assert in_app(outsider) == mails(outsider) == hooks(outsider) == []
+
+
+def test_it_tells_the_author_about_a_failed_run_without_a_document(owner, reviewer, outsider, endpoints):
+    from workflows.models import Workflow, WorkflowExecution
+
+    workflow = Workflow.objects.create(name="Wochenexport", trigger_type=Workflow.Trigger.MANUAL, created_by=owner)
+    execution = WorkflowExecution.objects.create(workflow=workflow, trigger_event=Workflow.Trigger.MANUAL)
+
+    services.notify_workflow_failed(execution=execution, error="Ziel nicht erreichbar")
+
+    assert in_app(owner) == ["workflow_failed"] and mails(owner) == ["workflow_failed"]
+    assert in_app(reviewer) == [] and in_app(outsider) == []
+    # Only endpoints for all documents hear about a run that concerns no document.
+    assert hooks(owner) == hooks(outsider) == [] and hooks(reviewer) == ["workflow.failed"]
