@@ -34,7 +34,7 @@ async def _connect(user):
     communicator.scope["user"] = user
     connected, _ = await communicator.connect()
     assert connected
-    assert (await communicator.receive_json_from(timeout=5))["type"] == "unread"
+    assert (await communicator.receive_json_from(timeout=20))["type"] == "unread"
     return communicator
 
 
@@ -59,13 +59,13 @@ async def test_it_pushes_a_new_notification_to_its_user_only(redis_channel_layer
 
     await sync_to_async(_notify)(owner)
 
-    message = await owner_socket.receive_json_from(timeout=5)
+    message = await owner_socket.receive_json_from(timeout=20)
     assert message["type"] == "notification" and message["title"] == "Geprüft: <b>RE-1</b>"
     assert message["unread"] == 1
     assert await outsider_socket.receive_nothing(timeout=0.5)
 
     await sync_to_async(notification_mark_all_read)(user=owner)
-    assert await owner_socket.receive_json_from(timeout=5) == {"type": "unread", "unread": 0}
+    assert await owner_socket.receive_json_from(timeout=20) == {"type": "unread", "unread": 0}
     for socket in (owner_socket, outsider_socket):
         await socket.disconnect()
 
