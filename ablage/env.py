@@ -77,6 +77,32 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_int_list(name: str, default: list[int], *, minimum: int | None = None) -> list[int]:
+    values = []
+    for item in env_list(name, [str(number) for number in default]):
+        try:
+            number = int(item)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an integer.") from None
+        if minimum is not None and number < minimum:
+            raise ImproperlyConfigured(f"{name}: {number} must be at least {minimum}.")
+        values.append(number)
+    return values
+
+
+def env_network_list(name: str, default: list[str]) -> list[str]:
+    """IP networks in CIDR notation ("192.168.10.5/32"), checked at start-up."""
+    import ipaddress
+
+    values = env_list(name, default)
+    for item in values:
+        try:
+            ipaddress.ip_network(item)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP network (e.g. 192.168.10.5/32).") from None
+    return values
+
+
 def env_choice(name: str, default: str, choices: set[str]) -> str:
     value = _raw(name)
     if value is None:

@@ -14,7 +14,9 @@ from ablage.env import (
     env_choice,
     env_float,
     env_int,
+    env_int_list,
     env_list,
+    env_network_list,
     env_str,
     persisted_secret_key,
 )
@@ -252,6 +254,22 @@ ABLAGE_SCHEDULE = {
         "cron": "15 3 * * *",
         "description": "Alte Statusprüfungen, Worker-Einträge und abgelaufene Parameter entfernen",
     },
+    # Retries with backoff are rows whose next attempt became due; this sweep sends them.
+    "notifications-send-due": {
+        "task": "notifications.tasks.send_due",
+        "cron": "* * * * *",
+        "description": "Fällige E-Mails und Webhooks senden (Wiederholungen, Ruhezeit vorbei)",
+    },
+    "notifications-digests": {
+        "task": "notifications.tasks.send_digests",
+        "cron": "*/5 * * * *",
+        "description": "Stündliche und tägliche Zusammenfassungen versenden",
+    },
+    "notifications-purge-expired": {
+        "task": "notifications.tasks.purge_expired",
+        "cron": "20 * * * *",
+        "description": "Abgelaufene Benachrichtigungen löschen",
+    },
 }
 CELERY_BEAT_SCHEDULE = {}
 CELERY_TIMEZONE = TIME_ZONE
@@ -264,13 +282,30 @@ ABLAGE_REQUIRED_QUEUES = env_list("ABLAGE_REQUIRED_QUEUES", ["default", "ocr_cpu
 ABLAGE_METRICS_TOKEN = env_str("ABLAGE_METRICS_TOKEN", "")
 ABLAGE_METRICS_ALLOWED_NETWORKS = env_list("ABLAGE_METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
 
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+# Every mail goes through notifications.EmailQueue; these only say how the worker hands it on.
+# Without EMAIL_HOST (the embedded default) mails are written to the worker's console.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Ablage <ablage@localhost>")
+# The right-hand side of generated Message-IDs; defaults to the host of SITE_URL.
+ABLAGE_MESSAGE_ID_DOMAIN = env_str("ABLAGE_MESSAGE_ID_DOMAIN", "")
+ABLAGE_EMAIL_MAX_ATTEMPTS = env_int("ABLAGE_EMAIL_MAX_ATTEMPTS", 5, minimum=1)
+ABLAGE_NOTIFICATION_EXPIRY_DAYS = env_int("ABLAGE_NOTIFICATION_EXPIRY_DAYS", 90, minimum=1)
+
+# Outgoing HTTP to user-configured URLs (webhooks, callbacks): see ablage/net.py.
+ABLAGE_OUTGOING_ALLOWED_PORTS = env_int_list("ABLAGE_OUTGOING_ALLOWED_PORTS", [80, 443, 8080, 8443], minimum=1)
+# Networks an admin deliberately opens (e.g. the ERP in the office LAN: "192.168.10.5/32").
+ABLAGE_OUTGOING_ALLOWED_NETWORKS = env_network_list("ABLAGE_OUTGOING_ALLOWED_NETWORKS", [])
+ABLAGE_WEBHOOK_TIMEOUT_SECONDS = env_float("ABLAGE_WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.5, maximum=30.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

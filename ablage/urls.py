@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("workflows.api.urls")),
     path("", include("documents.exports.urls_api")),
     path("", include("suppliers.api.urls")),
+    path("", include("notifications.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="docs"),
 ]
@@ -23,6 +24,7 @@ urlpatterns = [
     path("workflows/", include("workflows.urls")),
     path("einstellungen/", include("system.urls")),
     path("export/", export_page, name="export"),
+    path("benachrichtigungen/", include("notifications.urls")),
     path("", include("documents.urls")),
 ]
 

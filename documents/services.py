@@ -33,6 +33,7 @@ from documents.models import (
 from documents.progress import progress_text
 from extraction.services import extraction_finish
 from monitoring.services import audit_log_record
+from notifications import services as notify
 from ocr.errors import StopProcessing
 from ocr.filetypes import sniff
 from ocr.sources import open_source
@@ -156,6 +157,7 @@ def document_ingest(
                 obj=document,
                 changes={"filename": filename, "sha256": document.sha256, "source": source},
             )
+            notify.notify_document_event(event="document.created", document=document, occurrence=str(document.id))
             transaction.on_commit(lambda: _enqueue(job))
             workflows_document_event(document=document, event="uploaded", user=owner, dedup="uploaded")
     except Exception:
@@ -472,6 +474,8 @@ def _persist_output(job: ProcessingJob, output) -> None:
             workflows_document_event(document=locked_document, event="processed", dedup=occurrence)
             if new_status == Document.Status.APPROVED:
                 workflows_document_event(document=locked_document, event="approved", dedup=occurrence)
+            if new_status in (Document.Status.REVIEW, Document.Status.APPROVED):
+                notify.notify_document_processed(document=Document.objects.get(id=document.id))
             transaction.on_commit(lambda: _delete_files(old_keys))
             transaction.on_commit(
                 lambda: events.publish(
@@ -685,6 +689,9 @@ def _job_reject(job: ProcessingJob, refusal: StopProcessing) -> None:
             id=job.document_id, status__in=[Document.Status.QUEUED, Document.Status.PROCESSING]
         ).update(status=Document.Status.REJECTED, status_reason=refusal.message)
         JobEvent.objects.create(job=job, event_type="rejected", message=refusal.message, data={"code": refusal.code})
+        notify.notify_document_rejected(
+            document=Document.objects.get(id=job.document_id), reason=refusal.message, occurrence=str(job.id)
+        )
     events.publish(
         events.DocumentEvent(
             str(job.document_id),
@@ -705,6 +712,9 @@ def _job_fail(job: ProcessingJob, message: str, *, code: str) -> None:
             id=job.document_id, status__in=[Document.Status.QUEUED, Document.Status.PROCESSING]
         ).update(status=Document.Status.DEAD, status_reason=message)
         JobEvent.objects.create(job=job, event_type="failed", message=message, data={"code": code})
+        notify.notify_processing_failed(
+            document=Document.objects.get(id=job.document_id), error=message, occurrence=str(job.id)
+        )
     events.publish(
         events.DocumentEvent(
             str(job.document_id), str(job.document.owner_id), Document.Status.DEAD, stage="dead", message=message
@@ -823,6 +833,9 @@ def document_update_fields(*, document: Document, user, values: dict[str, str], 
         audit_log_record(
             actor=user, action="document.fields_corrected", obj=document, changes=changes, ip_address=ip_address
         )
+        notify.notify_document_event(
+            event="document.updated", document=document, occurrence=str(uuid.uuid4()), data={"changed": sorted(changes)}
+        )
     return sorted(changes)
 
 
@@ -842,6 +855,7 @@ def document_approve(*, document: Document, user, ip_address=None) -> None:
     from suppliers.services import supplier_document_reviewed  # suppliers imports documents
 
     supplier_document_reviewed(document=document, user=user)
+    notify.notify_review_completed(document=document, reviewer=user, approved=True)
     transaction.on_commit(
         lambda: events.publish(
             events.DocumentEvent(str(document.id), str(document.owner_id), Document.Status.APPROVED, stage="approved")
@@ -867,6 +881,7 @@ def document_reject(*, document: Document, user, reason: str, ip_address=None) -
         actor=user, action="document.rejected", obj=document, changes={"reason": reason}, ip_address=ip_address
     )
     workflows_document_event(document=document, event="rejected", user=user)
+    notify.notify_review_completed(document=document, reviewer=user, approved=False, reason=reason)
     transaction.on_commit(
         lambda: events.publish(
             events.DocumentEvent(

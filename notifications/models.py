@@ -1,5 +1,6 @@
 """Notifications in the app, per-user delivery preferences, the e-mail queue and webhooks."""
 
+import base64
 import secrets
 
 import jinja2
@@ -19,8 +20,8 @@ class Notification(BaseModel):
     """A message shown to one user in the app (the bell in the navigation).
 
     States: unread (``read_at`` empty) -> read (``read_at`` set, by the user; never back).
-    A notification past ``expires_at`` is no longer shown and may be purged.
-    Used from the notification-dispatch issue; until then maintained in admin.
+    A notification past ``expires_at`` is no longer shown and is purged by ``notifications_purge_expired``.
+    Created by ``notifications.services`` (never by hand outside admin).
     """
 
     class Type(models.TextChoices):
@@ -28,6 +29,8 @@ class Notification(BaseModel):
         REVIEW_REQUIRED = "review_required", _("Prüfung erforderlich")
         REVIEW_COMPLETED = "review_completed", _("Prüfung abgeschlossen")
         PROCESSING_FAILED = "processing_failed", _("Verarbeitung fehlgeschlagen")
+        DOCUMENT_REJECTED = "document_rejected", _("Dokument abgewiesen")
+        WORKFLOW_FAILED = "workflow_failed", _("Workflow fehlgeschlagen")
         SYSTEM_ALERT = "system_alert", _("Systemmeldung")
         INFO = "info", _("Information")
 
@@ -83,11 +86,12 @@ class Notification(BaseModel):
 class NotificationPreference(BaseModel):
     """Whether (and how) one user wants one kind of notification on one channel.
 
-    No row means the channel's default applies (in-app on, e-mail on, webhook off).
+    No row means the defaults of ``notifications.preferences.DEFAULTS`` apply.
     Digest: none (each event at once) | hourly | daily; only e-mail can be bundled.
     Quiet hours (local time of the user, may span midnight) hold back e-mail until they end.
-    No state transitions; rows are edited by the user.
-    Used from the notification-dispatch issue; until then maintained in admin.
+    ``confidence_below``: only documents whose overall confidence is below this value.
+    ``only_failures``: only notifications that report a failure (a rejection, a dead job).
+    No state transitions; rows are edited by the user on the settings page.
     """
 
     class Channel(models.TextChoices):
@@ -112,6 +116,8 @@ class NotificationPreference(BaseModel):
     digest = models.CharField(_("Zusammenfassung"), max_length=10, choices=Digest.choices, default=Digest.NONE)
     quiet_hours_start = models.TimeField(_("Ruhezeit von"), null=True, blank=True)
     quiet_hours_end = models.TimeField(_("Ruhezeit bis"), null=True, blank=True)
+    confidence_below = models.FloatField(_("nur bei Konfidenz unter"), null=True, blank=True)
+    only_failures = models.BooleanField(_("nur Fehlschläge"), default=False)
 
     class Meta:
         verbose_name = _("Benachrichtigungseinstellung")
@@ -131,6 +137,10 @@ class NotificationPreference(BaseModel):
                     & ~Q(quiet_hours_start=F("quiet_hours_end"))
                 ),
                 name="notification_preference_quiet_hours_pair",
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence_below__isnull=True) | Q(confidence_below__gt=0, confidence_below__lte=1),
+                name="notification_preference_confidence_range",
             ),
         ]
 
@@ -229,8 +239,10 @@ class EmailQueue(BaseModel):
         sending -> queued         transient error; ``next_attempt_at`` moves out (backoff)
         sending -> failed         permanent error or ``max_attempts`` reached
         sent -> bounced           a bounce report arrived
-    ``dedup_key`` (when set) makes enqueueing the same mail twice a no-op.
-    Used from the e-mail delivery issue; until then maintained in admin.
+        sending -> queued         the worker died mid-send (``email_recover_stuck``)
+    ``dedup_key`` (when set) makes enqueueing the same mail twice a no-op. ``message_id`` is
+    fixed at enqueue time, so a mail re-sent after a lost acknowledgement carries the same
+    Message-ID and receiving servers and clients drop the copy.
     """
 
     class Status(models.TextChoices):
@@ -277,6 +289,8 @@ class EmailQueue(BaseModel):
     last_error = models.TextField(_("letzter Fehler"), blank=True)
     sent_at = models.DateTimeField(_("gesendet am"), null=True, blank=True)
     dedup_key = models.CharField(_("Deduplizierungsschlüssel"), max_length=200, blank=True)
+    message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
+    sending_started_at = models.DateTimeField(_("Sendebeginn"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("E-Mail in Warteschlange")
@@ -302,7 +316,8 @@ class EmailQueue(BaseModel):
 
 
 def _new_webhook_secret() -> str:
-    return secrets.token_urlsafe(32)
+    # The Standard Webhooks format: "whsec_" + base64 of the key, which its client libraries verify with.
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode("ascii")
 
 
 def validate_webhook_events(value):
@@ -318,11 +333,13 @@ def validate_webhook_events(value):
 
 
 class WebhookEndpoint(BaseModel):
-    """An HTTP endpoint that receives signed JSON events (HMAC-SHA256 with ``secret``).
+    """An HTTP endpoint that receives signed JSON events (Standard Webhooks, HMAC-SHA256 with ``secret``).
 
+    Scope: ``own`` - events of the owner's documents; ``team`` - of documents owned by members
+    of ``team`` (a user group); ``all`` - of every document. In every scope an event goes out
+    only if the owner may see the document (``visible_documents``).
     States: active -> inactive (by its owner, or automatically after too many consecutive
     failures) ; inactive -> active (reactivated by its owner; ``failure_count`` back to 0).
-    Used from the webhook delivery issue; until then maintained in admin.
     """
 
     class Event(models.TextChoices):
@@ -332,6 +349,15 @@ class WebhookEndpoint(BaseModel):
         DOCUMENT_APPROVED = "document.approved", _("Dokument freigegeben")
         DOCUMENT_REJECTED = "document.rejected", _("Dokument abgelehnt")
         DOCUMENT_FAILED = "document.failed", _("Verarbeitung fehlgeschlagen")
+        DOCUMENT_UPDATED = "document.updated", _("Dokument geändert")
+        DOCUMENT_DELETED = "document.deleted", _("Dokument gelöscht")
+        WORKFLOW_COMPLETED = "workflow.completed", _("Workflow abgeschlossen")
+        WORKFLOW_FAILED = "workflow.failed", _("Workflow fehlgeschlagen")
+
+    class Scope(models.TextChoices):
+        OWN = "own", _("Eigene Dokumente")
+        TEAM = "team", _("Dokumente des Teams")
+        ALL = "all", _("Alle sichtbaren Dokumente")
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints", verbose_name=_("Inhaber")
@@ -340,6 +366,15 @@ class WebhookEndpoint(BaseModel):
     url = models.URLField(_("URL"), max_length=500)
     secret = models.CharField(_("Signaturschlüssel"), max_length=100, default=_new_webhook_secret)
     events = models.JSONField(_("Ereignisse"), default=list, validators=[validate_webhook_events])
+    scope = models.CharField(_("Umfang"), max_length=10, choices=Scope.choices, default=Scope.OWN)
+    team = models.ForeignKey(
+        "auth.Group",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
+        verbose_name=_("Team"),
+    )
     is_active = models.BooleanField(_("aktiv"), default=True)
     failure_count = models.PositiveIntegerField(_("Fehlschläge in Folge"), default=0)
     last_success_at = models.DateTimeField(_("letzter Erfolg"), null=True, blank=True)
@@ -352,6 +387,10 @@ class WebhookEndpoint(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["owner", "url"], name="webhook_endpoint_unique_url_per_owner"),
             models.CheckConstraint(condition=~Q(secret=""), name="webhook_endpoint_secret_not_empty"),
+            models.CheckConstraint(
+                condition=Q(scope="team", team__isnull=False) | (~Q(scope="team") & Q(team__isnull=True)),
+                name="webhook_endpoint_team_iff_team_scope",
+            ),
         ]
 
     def __str__(self):
@@ -359,26 +398,45 @@ class WebhookEndpoint(BaseModel):
 
 
 class WebhookDelivery(BaseModel):
-    """One event for one endpoint, with its attempts and the last response.
+    """One event for one endpoint (or one per-document callback URL), with its attempts and the last response.
 
     Status transitions:
-        pending -> delivered      endpoint answered 2xx
-        pending -> pending        non-2xx or network error; ``attempts`` + 1, ``next_attempt_at`` backs off
-        pending -> failed         attempts exhausted or endpoint deactivated
+        pending -> sending        worker claims it (guarded update, ``attempts`` + 1)
+        sending -> delivered      receiver answered 2xx
+        sending -> pending        5xx, 429, timeout or connection error; ``next_attempt_at`` backs off
+        sending -> dead           any other answer (4xx, a redirect), a refused address, or attempts exhausted
+        sending -> pending        the worker died mid-send (``webhook_recover_stuck``)
+        dead -> pending           re-sent by a person (``attempts`` back to 0, same ``webhook-id``)
     The unique (endpoint, event_id) makes each event go out at most once per endpoint,
-    even if the producer retries.
-    Used from the webhook delivery issue; until then maintained in admin.
+    even if the producer retries; the ``webhook-id`` header is this row's id, stable across
+    retries, so receivers can drop a copy whose acknowledgement got lost.
     """
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Ausstehend")
+        SENDING = "sending", _("Wird gesendet")
         DELIVERED = "delivered", _("Zugestellt")
-        FAILED = "failed", _("Fehlgeschlagen")
+        DEAD = "dead", _("Aufgegeben")
 
     RESPONSE_BODY_EXCERPT_LENGTH = 2000
 
     endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("Endpunkt")
+        WebhookEndpoint,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("Endpunkt"),
+    )
+    # Only for per-document callbacks (no endpoint); endpoint deliveries use the endpoint's current URL.
+    callback_url = models.URLField(_("Callback-URL"), max_length=500, blank=True)
+    document = models.ForeignKey(
+        "documents.Document",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="webhook_deliveries",
+        verbose_name=_("Dokument"),
     )
     event = models.CharField(_("Ereignis"), max_length=50, choices=WebhookEndpoint.Event.choices)
     event_id = models.UUIDField(_("Ereignis-ID"))
@@ -390,6 +448,8 @@ class WebhookDelivery(BaseModel):
     response_body = models.TextField(_("Antwort (Auszug)"), blank=True)
     next_attempt_at = models.DateTimeField(_("nächster Versuch"), default=timezone.now)
     delivered_at = models.DateTimeField(_("zugestellt am"), null=True, blank=True)
+    last_error = models.TextField(_("letzter Fehler"), blank=True)
+    sending_started_at = models.DateTimeField(_("Sendebeginn"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("Webhook-Zustellung")
@@ -397,6 +457,14 @@ class WebhookDelivery(BaseModel):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_delivery_once_per_endpoint"),
+            models.UniqueConstraint(
+                fields=["callback_url", "event_id"],
+                condition=Q(endpoint__isnull=True),
+                name="webhook_delivery_once_per_callback",
+            ),
+            models.CheckConstraint(
+                condition=Q(endpoint__isnull=False) | ~Q(callback_url=""), name="webhook_delivery_has_target"
+            ),
             models.CheckConstraint(condition=Q(attempts__lte=F("max_attempts")), name="webhook_attempts_bounded"),
             models.CheckConstraint(
                 condition=Q(response_status__isnull=True) | Q(response_status__gte=100, response_status__lte=599),
@@ -413,4 +481,55 @@ class WebhookDelivery(BaseModel):
         ]
 
     def __str__(self):
-        return f"{self.event} → {self.endpoint} ({self.get_status_display()})"
+        return f"{self.event} → {self.endpoint or self.callback_url} ({self.get_status_display()})"
+
+
+class DigestEntry(BaseModel):
+    """One notification held back for a user's hourly or daily e-mail summary.
+
+    States: waiting (``email`` empty) -> bundled (``email`` set by ``digest_send_due``; never back).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_entries", verbose_name=_("Benutzer")
+    )
+    frequency = models.CharField(
+        _("Zusammenfassung"),
+        max_length=10,
+        choices=[
+            (NotificationPreference.Digest.HOURLY, NotificationPreference.Digest.HOURLY.label),
+            (NotificationPreference.Digest.DAILY, NotificationPreference.Digest.DAILY.label),
+        ],
+    )
+    notification_type = models.CharField(_("Art"), max_length=30, choices=Notification.Type.choices)
+    title = models.CharField(_("Titel"), max_length=255)
+    message = models.TextField(_("Nachricht"), blank=True)
+    link_url = models.CharField(_("Link"), max_length=500, blank=True)
+    document = models.ForeignKey(
+        "documents.Document",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="digest_entries",
+        verbose_name=_("Dokument"),
+    )
+    email = models.ForeignKey(
+        EmailQueue,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="digest_entries",
+        verbose_name=_("E-Mail"),
+    )
+
+    class Meta:
+        verbose_name = _("Eintrag für Zusammenfassung")
+        verbose_name_plural = _("Einträge für Zusammenfassungen")
+        ordering = ["created_at"]
+        indexes = [
+            # The digest run: "waiting entries of this frequency, per user".
+            models.Index(fields=["frequency", "user"], name="digest_waiting_idx", condition=Q(email__isnull=True)),
+        ]
+
+    def __str__(self):
+        return f"{self.title} → {self.user}"

@@ -57,6 +57,16 @@
         socket.onclose = function () { setTimeout(function () { connect(Math.min(delay * 2, 30000)); }, delay); };
       };
       connect(1000);
+      // Notification centre: a new or read notification refreshes the bell and the open list.
+      var connectNotifications = function (delay) {
+        var socket = new WebSocket(scheme + location.host + "/ws/notifications/");
+        socket.onmessage = function () { htmx.trigger(document.body, "notifications-changed"); };
+        socket.onclose = function (event) {
+          if (event.code === 4401) return;  // signed out: do not knock again
+          setTimeout(function () { connectNotifications(Math.min(delay * 2, 30000)); }, delay);
+        };
+      };
+      if (document.getElementById("notification-bell")) connectNotifications(1000);
     }
   });
 })();
