@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -115,6 +116,7 @@ def email_enqueue(
     document=None,
     dedup_key: str = "",
     send_after: datetime.datetime | None = None,
+    attachments: list[dict] | None = None,
 ) -> EmailQueue:
     """Render and queue one mail; sent by a worker after commit. The same ``dedup_key`` twice queues it once."""
     template = EmailTemplate.objects.filter(key=template_key, is_active=True).first()
@@ -138,6 +140,7 @@ def email_enqueue(
                 html_body=html,
                 template=template,
                 context=context,
+                attachments=attachments or [],
                 user=user,
                 document=document,
                 dedup_key=dedup_key,
@@ -187,6 +190,9 @@ def email_send(*, email_id, now: datetime.datetime | None = None) -> str | None:
     )
     if email.html_body:
         message.attach_alternative(email.html_body, "text/html")
+    for attachment in email.attachments:
+        with default_storage.open(attachment["key"], "rb") as handle:
+            message.attach(attachment["name"], handle.read(), attachment.get("mime_type") or "application/octet-stream")
     try:
         with get_connection(fail_silently=False, timeout=settings.EMAIL_TIMEOUT) as connection:
             connection.send_messages([message])

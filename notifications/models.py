@@ -266,6 +266,8 @@ class EmailQueue(BaseModel):
         verbose_name=_("Vorlage"),
     )
     context = models.JSONField(_("Vorlagendaten"), default=dict, blank=True)
+    # Files from the storage sent along: [{"key": ..., "name": ..., "mime_type": ...}].
+    attachments = models.JSONField(_("Anhänge"), default=list, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -353,6 +355,7 @@ class WebhookEndpoint(BaseModel):
         DOCUMENT_DELETED = "document.deleted", _("Dokument gelöscht")
         WORKFLOW_COMPLETED = "workflow.completed", _("Workflow abgeschlossen")
         WORKFLOW_FAILED = "workflow.failed", _("Workflow fehlgeschlagen")
+        WORKFLOW_STEP = "workflow.step", _("Workflow-Schritt (Webhook-Aufruf)")
 
     class Scope(models.TextChoices):
         OWN = "own", _("Eigene Dokumente")

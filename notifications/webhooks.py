@@ -226,6 +226,20 @@ def callback_emit(*, url: str, event: str, occurrence: str, document, data: dict
     )
 
 
+def delivery_queue(*, event: str, occurrence: str, payload: dict, document=None, endpoint=None, url: str = ""):
+    """Queue one delivery to an endpoint (signed) or a checked URL (unsigned), once per occurrence;
+    for callers outside this module (workflow steps)."""
+    event = Event(event)
+    return _delivery_create(
+        endpoint=endpoint,
+        callback_url="" if endpoint is not None else check_url(url),
+        event=event,
+        event_id=event_id_for(event, occurrence),
+        payload=payload,
+        document=document,
+    )
+
+
 def _delivery_create(*, endpoint, event, event_id, payload, document, callback_url: str = ""):
     try:
         with transaction.atomic():

@@ -194,6 +194,10 @@ def _finish(execution: WorkflowExecution, status: str, *, error: str = "") -> No
             Workflow.objects.filter(pk=execution.workflow_id).update(**counters)
     if updated and status == Status.FAILED:
         _on_failure(execution, error)
+    elif updated and status == Status.COMPLETED:
+        from notifications.services import notify_workflow_completed
+
+        notify_workflow_completed(execution=execution)
 
 
 def _on_failure(execution: WorkflowExecution, error: str) -> None:
@@ -304,7 +308,7 @@ def _run_step(execution: WorkflowExecution, step: WorkflowStep) -> _Outcome:
     handler = STEP_TYPES.get(step.step_type)
     started = timezone.now()
     WorkflowStepExecution.objects.filter(pk=record.pk).update(
-        status=Status.RUNNING, started_at=started, input_data={"config": step.step_config}
+        status=Status.RUNNING, started_at=started, completed_at=None, input_data={"config": step.step_config}
     )
     clock = time.monotonic()
     try:

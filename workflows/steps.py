@@ -604,6 +604,195 @@ class Wait(StepType):
         return {"resume_at": self.resume_at(run).isoformat()}
 
 
+def _recipients(run: StepRun, config: dict) -> list:
+    """People named by a notification step who may see the run's document."""
+    from documents.selectors import visible_documents
+
+    users = get_user_model().objects.filter(is_active=True)
+    chosen = {}
+    emails = [email.strip().lower() for email in config.get("users", []) if email.strip()]
+    for user in users.filter(email__in=emails):
+        chosen[user.pk] = user
+    if config.get("role"):
+        for user in users.filter(groups__name=config["role"]):
+            chosen[user.pk] = user
+    document = run.document
+    if document is not None and config.get("assigned") and document.assigned_to_id:
+        chosen[document.assigned_to_id] = document.assigned_to
+    if document is not None and config.get("owner"):
+        chosen[document.owner_id] = document.owner
+    people = sorted(chosen.values(), key=lambda user: user.email)
+    if document is None:
+        return people
+    return [user for user in people if visible_documents(user).filter(pk=document.pk).exists()]
+
+
+class SendNotification(StepType):
+    """Tell people in the app (and by e-mail): ``{"role": "reviewer" | "users": [...] |
+    "assigned": true | "owner": true, "title": "...", "message": "...", "channels": ["in_app", "email"]}``.
+
+    Only people who may see the document are told. Each person is told once per step
+    execution, however often the step runs again.
+    """
+
+    type = WorkflowStep.StepType.SEND_NOTIFICATION
+    templated = ("title", "message")
+    CHANNELS = ("in_app", "email")
+
+    def validate(self, config):
+        errors = super().validate(config)
+        if not any(config.get(key) for key in ("role", "users", "assigned", "owner")):
+            errors.append("Empfänger fehlen: role, users, assigned oder owner angeben.")
+        if not config.get("title"):
+            errors.append("title fehlt.")
+        if not set(config.get("channels", ["in_app"])) <= set(self.CHANNELS):
+            errors.append("channels: in_app und/oder email.")
+        return errors
+
+    def run(self, run):
+        from notifications import live
+        from notifications.email import email_enqueue
+        from notifications.models import Notification
+
+        config = self.rendered(run)
+        people = _recipients(run, config)
+        if not people:
+            raise StepError("Niemand zu benachrichtigen (Empfänger ohne Zugriff auf das Dokument oder inaktiv).")
+        channels = config.get("channels", ["in_app"])
+        title, text = str(config["title"])[:255], str(config.get("message", ""))
+        if run.dry_run:
+            return {"recipients": [user.email for user in people], "channels": channels, "title": title}
+        told = []
+        for user in people:
+            if "in_app" in channels:
+                already = Notification.objects.filter(user=user, data__step_execution=run.idempotency_key).exists()
+                if not already:
+                    notification = Notification.objects.create(
+                        user=user,
+                        type=Notification.Type.INFO,
+                        title=title,
+                        message=text,
+                        document=run.document,
+                        link_url=f"/dokumente/{run.document.pk}/" if run.document is not None else "",
+                        data={"step_execution": run.idempotency_key, "workflow": run.step.workflow.name},
+                    )
+                    transaction.on_commit(lambda notification=notification: live.push(notification))
+            if "email" in channels and user.email:
+                email_enqueue(
+                    template_key="workflow_message",
+                    to_address=user.email,
+                    to_name=user.get_full_name(),
+                    context={"user_name": user.get_full_name(), "title": title, "message": text},
+                    user=user,
+                    document=run.document,
+                    dedup_key=f"workflow:{run.idempotency_key}:{user.pk}",
+                )
+            told.append(user.email)
+        return {"recipients": told, "channels": channels}
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class SendEmail(StepType):
+    """An e-mail to addresses from the context: ``{"to": ["{{ supplier.email }}"], "subject": "...",
+    "body": "...", "attach_original": false}``. Queued once per step execution and address."""
+
+    type = WorkflowStep.StepType.SEND_EMAIL
+    templated = ("to", "subject", "body")
+
+    def validate(self, config):
+        errors = super().validate(config)
+        if not isinstance(config.get("to"), list) or not config.get("to"):
+            errors.append("to muss eine nicht leere Liste von Adressen (oder Vorlagen) sein.")
+        if not config.get("subject"):
+            errors.append("subject fehlt.")
+        return errors
+
+    def run(self, run):
+        from notifications.email import email_enqueue
+
+        config = self.rendered(run)
+        addresses = sorted({str(address).strip().lower() for address in config["to"] if str(address).strip()})
+        invalid = [address for address in addresses if not _EMAIL.match(address)]
+        if invalid or not addresses:
+            raise StepError(f"Keine gültige E-Mail-Adresse: {', '.join(invalid) or '(leer)'}")
+        attachments = []
+        if config.get("attach_original"):
+            document = _require_document(run)
+            attachments.append(
+                {"key": document.storage_key, "name": document.original_filename, "mime_type": document.mime_type}
+            )
+        if not run.dry_run:
+            for address in addresses:
+                email_enqueue(
+                    template_key="workflow_message",
+                    to_address=address,
+                    context={"user_name": "", "title": str(config["subject"]), "message": str(config.get("body", ""))},
+                    document=run.document,
+                    dedup_key=f"workflow:{run.idempotency_key}:{address}",
+                    attachments=attachments,
+                )
+        return {"to": addresses, "subject": str(config["subject"]), "attachments": [a["name"] for a in attachments]}
+
+
+class CallWebhook(StepType):
+    """Send a JSON payload through the notifications delivery path (SSRF guard, retries, dedup):
+    ``{"endpoint": "<id of a webhook endpoint>"}`` (signed with its secret) or ``{"url":
+    "https://…"}`` (unsigned), plus ``"payload": {...}`` (templated)."""
+
+    type = WorkflowStep.StepType.CALL_WEBHOOK
+    templated = ("payload",)
+
+    def validate(self, config):
+        errors = super().validate(config)
+        if bool(config.get("endpoint")) == bool(config.get("url")):
+            return [*errors, "Entweder endpoint (ID eines Webhook-Endpunkts) oder url angeben."]
+        if config.get("url"):
+            from notifications.webhooks import check_url
+
+            try:
+                check_url(config["url"])
+            except ApplicationError as refusal:
+                errors.append(f"url: {refusal.message}")
+        return errors
+
+    def run(self, run):
+        from notifications import webhooks
+        from notifications.models import WebhookEndpoint
+
+        config = self.rendered(run)
+        event = WebhookEndpoint.Event.WORKFLOW_STEP
+        data = {
+            "workflow": {"id": str(run.step.workflow_id), "name": run.step.workflow.name},
+            "step": run.step.name,
+            "payload": config.get("payload", {}),
+        }
+        if config.get("endpoint"):
+            endpoint = WebhookEndpoint.objects.filter(pk=config["endpoint"], is_active=True).first()
+            if endpoint is None:
+                raise StepError("Webhook-Endpunkt nicht gefunden oder nicht aktiv.")
+            target = endpoint.url
+        else:
+            target = webhooks.check_url(config["url"])
+        if run.dry_run:
+            return {"target": target, "event": str(event)}
+        payload = {
+            "type": str(event),
+            "timestamp": timezone.now().isoformat(),
+            "data": {**({"document": webhooks.document_data(run.document)} if run.document else {}), **data},
+        }
+        delivery = webhooks.delivery_queue(
+            event=event,
+            occurrence=run.idempotency_key,
+            payload=payload,
+            document=run.document,
+            endpoint=endpoint if config.get("endpoint") else None,
+            url="" if config.get("endpoint") else target,
+        )
+        return {"target": target, "delivery": str(delivery.pk) if delivery else "schon gesendet"}
+
+
 STEP_TYPES: dict[str, StepType] = {
     step.type: step
     for step in (
@@ -616,6 +805,9 @@ STEP_TYPES: dict[str, StepType] = {
         ExportDocument(),
         Conditional(),
         Wait(),
+        SendNotification(),
+        SendEmail(),
+        CallWebhook(),
     )
 }
 

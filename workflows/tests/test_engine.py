@@ -286,9 +286,76 @@ def test_it_exports_data_and_original_to_a_target(processed):
     )
 
 
-def test_it_reports_a_step_type_that_is_not_installed(processed):
-    execution = run(make_workflow((Step.SEND_EMAIL, {"to": "x@example.com"})), processed)
-    assert execution.status == Status.FAILED and "nicht verfügbar" in execution.error_message
+def test_it_notifies_and_mails_once_per_step_execution(processed, reviewer, outsider):
+    from notifications.models import EmailQueue, Notification
+
+    group = reviewer.groups.get()
+    outsider.groups.add(group)  # in the role, but may not see the document...
+    group.permissions.remove(Permission.objects.get(codename="view_all_documents"))
+    reviewer.user_permissions.add(Permission.objects.get(codename="view_all_documents"))
+    workflow = make_workflow(
+        (
+            Step.SEND_NOTIFICATION,
+            {
+                "role": reviewer.groups.get().name,
+                "title": "Bitte prüfen: {{ document.title }}",
+                "channels": ["in_app", "email"],
+            },
+        ),
+        (
+            Step.SEND_EMAIL,
+            {
+                "to": ["buchhaltung@example.com", "{{ user.email if user else 'steuer@example.com' }}"],
+                "subject": "Beleg {{ document.invoice_number }}",
+                "body": "Anbei.",
+                "attach_original": True,
+            },
+        ),
+    )
+    execution = run(workflow, processed)
+    assert execution.status == Status.COMPLETED, execution.error_message
+    from_workflow = Notification.objects.filter(data__step_execution__isnull=False)
+    assert list(from_workflow.values_list("user__email", flat=True)) == [reviewer.email]
+    assert from_workflow.get().title == f"Bitte prüfen: {processed.title}"
+    mails = EmailQueue.objects.filter(template__key="workflow_message").order_by("to_address")
+    assert [mail.to_address for mail in mails] == ["buchhaltung@example.com", reviewer.email, "steuer@example.com"]
+    attached = mails.get(to_address="buchhaltung@example.com").attachments
+    assert attached == [
+        {"key": processed.storage_key, "name": processed.original_filename, "mime_type": processed.mime_type}
+    ]
+    # A redelivered run repeats the steps under the same step execution ids: nothing twice.
+    WorkflowExecution.objects.filter(pk=execution.pk).update(
+        status=Status.RUNNING, next_step_order=1, lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    WorkflowStepExecution.objects.filter(execution=execution).update(status=Status.RUNNING)
+    assert engine.execution_run(execution.pk) == Status.COMPLETED
+    assert from_workflow.count() == 1 and mails.count() == 3
+
+
+def test_it_calls_a_webhook_through_the_guarded_delivery(processed, monkeypatch):
+    from ablage import net
+    from notifications.models import WebhookDelivery
+
+    # DNS answers the test controls: a public address for the ERP, an internal one for the trap.
+    answers = {"erp.example.com": ["93.184.215.14"], "intranet.example.com": ["10.0.0.7"]}
+    monkeypatch.setattr(net, "system_resolver", lambda host, port: answers.get(host, ["127.0.0.1"]))
+
+    refused = make_workflow((Step.CALL_WEBHOOK, {"url": "http://169.254.169.254/latest"}), name="intern")
+    from workflows.services import workflow_definition_errors
+
+    assert "url:" in workflow_definition_errors(refused, list(refused.steps.all()))["Schritt 1"][0]
+    allowed = make_workflow(
+        (Step.CALL_WEBHOOK, {"url": "https://erp.example.com/hook", "payload": {"nr": "{{ document.invoice_number }}"}})
+    )
+    execution = run(allowed, processed)
+    assert execution.status == Status.COMPLETED, execution.error_message
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.callback_url == "https://erp.example.com/hook" and delivery.event == "workflow.step"
+    assert delivery.payload["data"]["payload"]["nr"] == processed.fields.get(name="invoice_number").normalized_value
+    # A name that resolves inside at run time is refused at run time too.
+    inside = make_workflow((Step.CALL_WEBHOOK, {"url": "https://intranet.example.com/x"}), name="drinnen")
+    failed = run(inside, processed)
+    assert failed.status == Status.FAILED and WebhookDelivery.objects.count() == 1
 
 
 def test_it_validates_step_configs_in_words(processed):
