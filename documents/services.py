@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import PurePath
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, Q
@@ -371,16 +371,21 @@ def _persist_output(job: ProcessingJob, output) -> None:
     page_rows = []
     written_keys = []
     try:
+        # One page image in memory at a time: the pipeline spooled them to disk.
+        thumbnails = {}
         for page in output.pages:
-            image_key = _save_jpeg(f"{prefix}/p{page.content.number}.jpg", page.image, quality=85)
-            thumbnail_key = _save_thumbnail(f"{prefix}/p{page.content.number}-200.jpg", page.image, width=200)
-            written_keys += [image_key, thumbnail_key]
+            with page.open_image() as image:
+                image_key = _save_jpeg(f"{prefix}/p{page.content.number}.jpg", image, quality=85)
+                written_keys.append(image_key)
+                thumbnail_key = _save_thumbnail(f"{prefix}/p{page.content.number}-200.jpg", image, width=200)
+                written_keys.append(thumbnail_key)
+                if page.content.number == 1:
+                    thumbnails = {
+                        str(width): _save_thumbnail(f"{prefix}/thumb-{width}.jpg", image, width=width)
+                        for width in THUMBNAIL_WIDTHS
+                    }
+                    written_keys += thumbnails.values()
             page_rows.append((page, image_key, thumbnail_key))
-        thumbnails = {
-            str(width): _save_thumbnail(f"{prefix}/thumb-{width}.jpg", output.pages[0].image, width=width)
-            for width in THUMBNAIL_WIDTHS
-        }
-        written_keys += thumbnails.values()
         einvoice_key, einvoice_format, einvoice_sha256 = "", "", ""
         if output.einvoice is not None:
             einvoice_format = f"{output.einvoice.flavour} ({output.einvoice.syntax.upper()})"
@@ -401,10 +406,9 @@ def _persist_output(job: ProcessingJob, output) -> None:
             supplier_id=supplier_match.supplier.id if supplier_match is not None else document.supplier_id,
         )
         archive_key = ""
-        if output.archive_pdf:
-            archive_key = default_storage.save(
-                f"archive/{document.id}/{job.id}-{job.attempts}.pdf", ContentFile(output.archive_pdf)
-            )
+        if output.archive_path:
+            with output.archive_path.open("rb") as archive:
+                archive_key = default_storage.save(f"archive/{document.id}/{job.id}-{job.attempts}.pdf", File(archive))
             written_keys.append(archive_key)
         with transaction.atomic():
             locked_document = Document.objects.select_for_update().get(id=document.id)
@@ -419,8 +423,8 @@ def _persist_output(job: ProcessingJob, output) -> None:
                     page_number=page.content.number,
                     image_key=image_key,
                     thumbnail_key=thumbnail_key,
-                    width_px=page.image.width,
-                    height_px=page.image.height,
+                    width_px=page.content.width_px,
+                    height_px=page.content.height_px,
                     dpi=page.content.dpi,
                     text=page.content.text,
                     text_source=page.content.source,
