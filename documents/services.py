@@ -322,7 +322,8 @@ def _job_run_locked(*, job_id, queue: str) -> ProcessingJob | None:
             data,
             options=load_options(),
             progress=progress,
-            allow_handoff=queue != "ocr_gpu",
+            # Without GPU workers a handed-off document would wait in ocr_gpu forever.
+            allow_handoff=settings.ABLAGE_GPU_QUEUE_ENABLED and queue != "ocr_gpu",
             sample_key=str(document.id),
         )
     except StopProcessing as refusal:
@@ -371,7 +372,7 @@ def _persist_output(job: ProcessingJob, output) -> None:
     page_rows = []
     written_keys = []
     try:
-        # One page image in memory at a time: the pipeline spooled them to disk.
+        # One page image at a time: long documents wait in the pipeline's spool on disk.
         thumbnails = {}
         for page in output.pages:
             with page.open_image() as image:
@@ -406,9 +407,11 @@ def _persist_output(job: ProcessingJob, output) -> None:
             supplier_id=supplier_match.supplier.id if supplier_match is not None else document.supplier_id,
         )
         archive_key = ""
-        if output.archive_path:
-            with output.archive_path.open("rb") as archive:
-                archive_key = default_storage.save(f"archive/{document.id}/{job.id}-{job.attempts}.pdf", File(archive))
+        if output.archive_name:
+            with output.open_archive() as archive:
+                archive_key = default_storage.save(
+                    f"archive/{document.id}/{job.id}-{job.attempts}.pdf", File(archive, name="archive.pdf")
+                )
             written_keys.append(archive_key)
         with transaction.atomic():
             locked_document = Document.objects.select_for_update().get(id=document.id)

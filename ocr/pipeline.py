@@ -10,16 +10,17 @@ Document steps:  preflight -> pages -> archive -> extraction -> decision
 Page steps:      text layer | render -> complexity -> preprocess -> recognise -> second attempt
                  -> display image -> archive page
 
-A finished page's image and archive page go to disk (``ocr.spool``) before the next page
-starts, so a worker's memory does not grow with the page count; the archive is assembled
-from those files at the end. The spool lives until ``PipelineOutput.close()``.
+A finished page's image and archive page go to the page spool (``ocr.spool``: memory up to a
+budget, disk beyond) before the next page starts, so a worker's memory does not grow with the
+page count; the archive is assembled from the spool at the end. The spool lives until
+``PipelineOutput.close()``.
 """
 
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -58,15 +59,16 @@ class HandOff(Exception):
 @dataclass
 class ProcessedPage:
     content: PageContent
-    image_path: Path  # the page image a clerk sees (content.width_px x height_px), spooled
+    spool: PageSpool = field(repr=False)
+    image_name: str  # the page image a clerk sees (content.width_px x height_px) in the spool
     deskew_degrees: float = 0.0
     complexity: Complexity | None = None
     attempts: list[dict] = field(default_factory=list)
-    archive_page: Path | None = None  # the page image with its text layer as a one-page PDF
+    archive_page: str | None = None  # the page image with its text layer, a one-page PDF in the spool
 
     def open_image(self) -> Image.Image:
         """The page image; the caller closes it."""
-        return Image.open(self.image_path)
+        return self.spool.open_image(self.image_name)
 
 
 @dataclass
@@ -79,14 +81,18 @@ class PipelineOutput:
     ocr_backend: str
     complexity: dict
     decision_reason: str = ""
-    archive_path: Path | None = None  # the searchable archive copy, spooled
+    archive_name: str | None = None  # the searchable archive copy in the spool
     einvoice: object | None = None  # extraction.einvoice.EInvoiceSource: the XML and its format
     notes: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     spool: PageSpool | None = None
 
+    def open_archive(self) -> BinaryIO | None:
+        """The searchable archive copy (PDF), if one was made; the caller closes it."""
+        return self.spool.open_bytes(self.archive_name) if self.archive_name else None
+
     def close(self):
-        """Removes the spooled page images and archive copy: persist them before."""
+        """Drops the spooled page images and archive copy: persist them before."""
         if self.spool is not None:
             self.spool.close()
 
@@ -116,7 +122,7 @@ class Context:
     source: SourceDocument | None = None
     file_type: FileType | None = None
     pages: list[ProcessedPage] = field(default_factory=list)
-    archive_path: Path | None = None
+    archive_name: str | None = None
     extraction: ExtractionResult | None = None
     decision: str = ""
     notes: list[str] = field(default_factory=list)
@@ -147,7 +153,7 @@ class PageWork:
     attempts: list[dict] = field(default_factory=list)
     searchable_pdf: bytes | None = None  # the text layer from OCR
     image: Image.Image | None = None  # the page image the clerk sees (display resolution)
-    archive_page: Path | None = None
+    archive_page: str | None = None
 
 
 class DocumentStep:
@@ -328,8 +334,8 @@ class ArchivePageStep(PageStep):
         return context.options.searchable_pdf and bool(work.searchable_pdf) and work.image is not None
 
     def run(self, context, work):
-        page = searchable_page(work.image, work.searchable_pdf)
-        work.archive_page = context.spool.write(f"archive-p{work.number}.pdf", page)
+        work.archive_page = f"archive-p{work.number}.pdf"
+        context.spool.put_bytes(work.archive_page, searchable_page(work.image, work.searchable_pdf))
         work.searchable_pdf = None
 
 
@@ -420,9 +426,10 @@ class ArchiveStep(DocumentStep):
 
     def run(self, context):
         original = context.data if context.file_type == PDF else None
-        target = context.spool.path / "archive.pdf"
-        if assemble(original, [page.archive_page for page in context.pages], target):
-            context.archive_path = target
+        archive = assemble(original, [page.archive_page for page in context.pages], context.spool)
+        if archive is not None:
+            context.spool.put_bytes("archive.pdf", archive)
+            context.archive_name = "archive.pdf"
 
 
 class ExtractionStep(DocumentStep):
@@ -511,7 +518,7 @@ def run_pipeline(
         einvoice=context.einvoice,
         ocr_backend="none" if context.file_type == XML else "+".join(backends) if backends else "pdf_text",
         complexity=_document_complexity(context.pages),
-        archive_path=context.archive_path,
+        archive_name=context.archive_name,
         notes=context.notes,
         timings_ms=context.timer.timings_ms,
         spool=context.spool,
@@ -582,13 +589,10 @@ def _quality(words: list[Word]) -> dict:
 
 
 def _finish_page(spool: PageSpool, work: PageWork) -> ProcessedPage:
-    image = work.image
-    try:
-        image_path = spool.save_image(f"p{work.number}", image)
-    finally:
-        image.close()
+    image, name = work.image, f"p{work.number}"
     content = PageContent(work.number, work.words, work.source, work.backend, image.width, image.height, work.dpi)
-    return ProcessedPage(content, image_path, work.deskew_degrees, work.complexity, work.attempts, work.archive_page)
+    spool.put_image(name, image)
+    return ProcessedPage(content, spool, name, work.deskew_degrees, work.complexity, work.attempts, work.archive_page)
 
 
 def _document_complexity(pages: list[ProcessedPage]) -> dict:
