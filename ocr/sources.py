@@ -108,7 +108,8 @@ class SourceDocument:
                 return frame.convert("RGB")
         bitmap = self._render_pdf_page(index, dpi=dpi, grayscale=False)
         try:
-            return bitmap.to_pil().copy()
+            # pdfium renders BGR; converting to Pillow's RGB copies, so the image outlives the bitmap.
+            return bitmap.to_pil()
         finally:
             bitmap.close()
 
@@ -199,6 +200,16 @@ def _count_pdf_objects(data: bytes) -> int:
         return 0  # unreadable trailers are pdfium's to judge below
 
 
+def _declares_no_pages(data: bytes) -> bool:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        return len(PdfReader(io.BytesIO(data), strict=False).pages) == 0
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError):
+        return False
+
+
 def _open_pdf(data: bytes):
     objects = _count_pdf_objects(data)
     if objects > settings.ABLAGE_MAX_PDF_OBJECTS:
@@ -216,6 +227,9 @@ def _open_pdf(data: bytes):
                 "Das PDF ist passwortgeschützt (verschlüsselt). Bitte ohne Kennwort erneut hochladen.",
                 code="encrypted_pdf",
             ) from exc
+        if _declares_no_pages(data):
+            # pdfium refuses a document without pages as unreadable; the clerk should hear why.
+            raise StopProcessing("Die Datei enthält keine Seiten.", code="no_pages") from exc
         raise StopProcessing("Das PDF ist beschädigt und kann nicht gelesen werden.", code="corrupt_pdf") from exc
 
 
