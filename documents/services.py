@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import PurePath
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, Q
@@ -324,7 +324,8 @@ def _job_run_locked(*, job_id, queue: str) -> ProcessingJob | None:
             data,
             options=load_options(),
             progress=progress,
-            allow_handoff=queue != "ocr_gpu",
+            # Without GPU workers a handed-off document would wait in ocr_gpu forever.
+            allow_handoff=settings.ABLAGE_GPU_QUEUE_ENABLED and queue != "ocr_gpu",
             sample_key=str(document.id),
         )
     except StopProcessing as refusal:
@@ -373,16 +374,21 @@ def _persist_output(job: ProcessingJob, output) -> None:
     page_rows = []
     written_keys = []
     try:
+        # One page image at a time: long documents wait in the pipeline's spool on disk.
+        thumbnails = {}
         for page in output.pages:
-            image_key = _save_jpeg(f"{prefix}/p{page.content.number}.jpg", page.image, quality=85)
-            thumbnail_key = _save_thumbnail(f"{prefix}/p{page.content.number}-200.jpg", page.image, width=200)
-            written_keys += [image_key, thumbnail_key]
+            with page.open_image() as image:
+                image_key = _save_jpeg(f"{prefix}/p{page.content.number}.jpg", image, quality=85)
+                written_keys.append(image_key)
+                thumbnail_key = _save_thumbnail(f"{prefix}/p{page.content.number}-200.jpg", image, width=200)
+                written_keys.append(thumbnail_key)
+                if page.content.number == 1:
+                    thumbnails = {
+                        str(width): _save_thumbnail(f"{prefix}/thumb-{width}.jpg", image, width=width)
+                        for width in THUMBNAIL_WIDTHS
+                    }
+                    written_keys += thumbnails.values()
             page_rows.append((page, image_key, thumbnail_key))
-        thumbnails = {
-            str(width): _save_thumbnail(f"{prefix}/thumb-{width}.jpg", output.pages[0].image, width=width)
-            for width in THUMBNAIL_WIDTHS
-        }
-        written_keys += thumbnails.values()
         einvoice_key, einvoice_format, einvoice_sha256 = "", "", ""
         if output.einvoice is not None:
             einvoice_format = f"{output.einvoice.flavour} ({output.einvoice.syntax.upper()})"
@@ -403,10 +409,11 @@ def _persist_output(job: ProcessingJob, output) -> None:
             supplier_id=supplier_match.supplier.id if supplier_match is not None else document.supplier_id,
         )
         archive_key = ""
-        if output.archive_pdf:
-            archive_key = default_storage.save(
-                f"archive/{document.id}/{job.id}-{job.attempts}.pdf", ContentFile(output.archive_pdf)
-            )
+        if output.archive_name:
+            with output.open_archive() as archive:
+                archive_key = default_storage.save(
+                    f"archive/{document.id}/{job.id}-{job.attempts}.pdf", File(archive, name="archive.pdf")
+                )
             written_keys.append(archive_key)
         with transaction.atomic():
             locked_document = Document.objects.select_for_update().get(id=document.id)
@@ -421,8 +428,8 @@ def _persist_output(job: ProcessingJob, output) -> None:
                     page_number=page.content.number,
                     image_key=image_key,
                     thumbnail_key=thumbnail_key,
-                    width_px=page.image.width,
-                    height_px=page.image.height,
+                    width_px=page.content.width_px,
+                    height_px=page.content.height_px,
                     dpi=page.content.dpi,
                     text=page.content.text,
                     text_source=page.content.source,

@@ -8,12 +8,19 @@ reason) or ``HandOff`` (another queue's workers should do this document).
 
 Document steps:  preflight -> pages -> archive -> extraction -> decision
 Page steps:      text layer | render -> complexity -> preprocess -> recognise -> second attempt
+                 -> display image -> archive page
+
+A finished page's image and archive page go to the page spool (``ocr.spool``: memory up to a
+budget, disk beyond) before the next page starts, so a worker's memory does not grow with the
+page count; the archive is assembled from the spool at the end. The spool lives until
+``PipelineOutput.close()``.
 """
 
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -23,13 +30,14 @@ from extraction.decision import decide_with_reason
 from extraction.engine import extract
 from extraction.types import ExtractionResult, ValidationCheck
 from ocr import backends, preprocess
-from ocr.archive import build_searchable_pdf
-from ocr.complexity import Complexity, analyse
+from ocr.archive import assemble, searchable_page
+from ocr.complexity import Complexity, analyse, analysis_copy
 from ocr.einvoice_view import render_view
 from ocr.errors import StopProcessing
 from ocr.filetypes import PDF, XML, FileType
 from ocr.options import PipelineOptions
 from ocr.sources import SourceDocument, open_source
+from ocr.spool import PageSpool
 from ocr.types import PageContent, Word
 
 # Resolution of the page images a clerk sees; boxes are normalised, so any size lines up.
@@ -51,11 +59,16 @@ class HandOff(Exception):
 @dataclass
 class ProcessedPage:
     content: PageContent
-    image: Image.Image
+    spool: PageSpool = field(repr=False)
+    image_name: str  # the page image a clerk sees (content.width_px x height_px) in the spool
     deskew_degrees: float = 0.0
     complexity: Complexity | None = None
     attempts: list[dict] = field(default_factory=list)
-    searchable_pdf: bytes | None = None
+    archive_page: str | None = None  # the page image with its text layer, a one-page PDF in the spool
+
+    def open_image(self) -> Image.Image:
+        """The page image; the caller closes it."""
+        return self.spool.open_image(self.image_name)
 
 
 @dataclass
@@ -68,14 +81,20 @@ class PipelineOutput:
     ocr_backend: str
     complexity: dict
     decision_reason: str = ""
-    archive_pdf: bytes | None = None
+    archive_name: str | None = None  # the searchable archive copy in the spool
     einvoice: object | None = None  # extraction.einvoice.EInvoiceSource: the XML and its format
     notes: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    spool: PageSpool | None = None
+
+    def open_archive(self) -> BinaryIO | None:
+        """The searchable archive copy (PDF), if one was made; the caller closes it."""
+        return self.spool.open_bytes(self.archive_name) if self.archive_name else None
 
     def close(self):
-        for page in self.pages:
-            page.image.close()
+        """Drops the spooled page images and archive copy: persist them before."""
+        if self.spool is not None:
+            self.spool.close()
 
 
 class Timer:
@@ -98,11 +117,12 @@ class Context:
     options: PipelineOptions
     report: Progress
     timer: Timer
+    spool: PageSpool
     allow_handoff: bool = False
     source: SourceDocument | None = None
     file_type: FileType | None = None
     pages: list[ProcessedPage] = field(default_factory=list)
-    archive_pdf: bytes | None = None
+    archive_name: str | None = None
     extraction: ExtractionResult | None = None
     decision: str = ""
     notes: list[str] = field(default_factory=list)
@@ -124,14 +144,16 @@ class PageWork:
     backend: str = ""
     dpi: int = 0
     rendered: np.ndarray | None = None  # greyscale at OCR resolution
-    display: np.ndarray | None = None  # deskewed, not binarised: what the clerk sees
+    small: np.ndarray | None = None  # ``rendered`` at ~150 dpi: complexity analysis, then deskew
+    display: np.ndarray | None = None  # deskewed, not binarised, at OCR resolution
     prepared: np.ndarray | None = None  # what OCR reads
     deskew_degrees: float = 0.0
     denoised: bool = False
     complexity: Complexity | None = None
     attempts: list[dict] = field(default_factory=list)
-    searchable_pdf: bytes | None = None
-    image: Image.Image | None = None
+    searchable_pdf: bytes | None = None  # the text layer from OCR
+    image: Image.Image | None = None  # the page image the clerk sees (display resolution)
+    archive_page: str | None = None
 
 
 class DocumentStep:
@@ -198,10 +220,8 @@ class RenderStep(PageStep):
         return not work.source
 
     def run(self, context, work):
-        rendered = context.source.render(work.index, dpi=context.options.render_dpi)
+        work.rendered = context.source.render_grey(work.index, dpi=context.options.render_dpi)
         work.dpi = context.source.native_dpi(work.index) or context.options.render_dpi
-        work.rendered = preprocess.to_grey(rendered)
-        rendered.close()
 
 
 class ComplexityStep(PageStep):
@@ -211,7 +231,8 @@ class ComplexityStep(PageStep):
         return work.rendered is not None
 
     def run(self, context, work):
-        work.complexity = analyse(work.rendered, dpi=work.dpi)
+        work.small = analysis_copy(work.rendered, dpi=work.dpi)
+        work.complexity = analyse(work.rendered, dpi=work.dpi, small=work.small)
 
 
 class PreprocessStep(PageStep):
@@ -233,7 +254,9 @@ class PreprocessStep(PageStep):
         if options.normalise_resolution:
             grey, work.dpi = preprocess.normalise_resolution(grey, dpi=work.dpi)
         if options.deskew:
-            grey, work.deskew_degrees = preprocess.deskew(grey)
+            # The angle from the analysis copy: neither denoising nor upscaling changes it.
+            grey, work.deskew_degrees = preprocess.deskew(grey, small=work.small)
+        work.small = None
         work.display = grey
         # Measured to hurt noisy scans (README, "bench preprocessing"): off unless switched on.
         if options.contrast:
@@ -289,6 +312,33 @@ class SecondAttemptStep(PageStep):
             work.attempts[-1]["chosen"] = True
 
 
+class DisplayStep(PageStep):
+    """The page image a clerk sees next to a scanned page's fields: deskewed, at display resolution."""
+
+    name = "display"
+
+    def able_to_run(self, context, work):
+        return work.display is not None
+
+    def run(self, context, work):
+        work.image = _display_from_grey(work.display, dpi=work.dpi)
+        work.display = work.prepared = None
+
+
+class ArchivePageStep(PageStep):
+    """The page's share of the searchable archive copy, built now so the page can leave memory."""
+
+    name = "archive"
+
+    def able_to_run(self, context, work):
+        return context.options.searchable_pdf and bool(work.searchable_pdf) and work.image is not None
+
+    def run(self, context, work):
+        work.archive_page = f"archive-p{work.number}.pdf"
+        context.spool.put_bytes(work.archive_page, searchable_page(work.image, work.searchable_pdf))
+        work.searchable_pdf = None
+
+
 PAGE_STEPS = [
     TextLayerStep,
     DisplayRenderStep,
@@ -297,6 +347,8 @@ PAGE_STEPS = [
     PreprocessStep,
     RecogniseStep,
     SecondAttemptStep,
+    DisplayStep,
+    ArchivePageStep,
 ]
 
 
@@ -359,19 +411,25 @@ class PagesStep(DocumentStep):
                 if step.able_to_run(context, work):
                     with context.timer.stage(step.name):
                         step.run(context, work)
-            context.pages.append(_finish_page(work))
+            with context.timer.stage("spool"):
+                context.pages.append(_finish_page(context.spool, work))
             context.report("page", {"page": work.number, "pages": total, "source": work.source})
 
 
 class ArchiveStep(DocumentStep):
+    """Put the archive pages built page by page together, with born-digital pages from the original."""
+
     name = "archive"
 
     def able_to_run(self, context):
-        return context.options.searchable_pdf and any(page.searchable_pdf for page in context.pages)
+        return context.options.searchable_pdf and any(page.archive_page for page in context.pages)
 
     def run(self, context):
         original = context.data if context.file_type == PDF else None
-        context.archive_pdf = build_searchable_pdf(original, context.pages)
+        archive = assemble(original, [page.archive_page for page in context.pages], context.spool)
+        if archive is not None:
+            context.spool.put_bytes("archive.pdf", archive)
+            context.archive_name = "archive.pdf"
 
 
 class ExtractionStep(DocumentStep):
@@ -427,6 +485,7 @@ def run_pipeline(
         options=options,
         report=progress or (lambda stage, info: None),
         timer=Timer(),
+        spool=PageSpool(),
         allow_handoff=allow_handoff,
         sample_key=sample_key,
     )
@@ -441,8 +500,7 @@ def run_pipeline(
                     with context.timer.stage(step.name):
                         step.run(context)
     except BaseException:
-        for page in context.pages:
-            page.image.close()
+        context.spool.close()
         raise
     finally:
         if context.source is not None:
@@ -460,9 +518,10 @@ def run_pipeline(
         einvoice=context.einvoice,
         ocr_backend="none" if context.file_type == XML else "+".join(backends) if backends else "pdf_text",
         complexity=_document_complexity(context.pages),
-        archive_pdf=context.archive_pdf,
+        archive_name=context.archive_name,
         notes=context.notes,
         timings_ms=context.timer.timings_ms,
+        spool=context.spool,
     )
 
 
@@ -529,10 +588,11 @@ def _quality(words: list[Word]) -> dict:
     return {"confidence": round(confidence, 4), "words": len(words), "score": round(score, 1)}
 
 
-def _finish_page(work: PageWork) -> ProcessedPage:
-    image = work.image if work.image is not None else _display_image(Image.fromarray(work.display))
+def _finish_page(spool: PageSpool, work: PageWork) -> ProcessedPage:
+    image, name = work.image, f"p{work.number}"
     content = PageContent(work.number, work.words, work.source, work.backend, image.width, image.height, work.dpi)
-    return ProcessedPage(content, image, work.deskew_degrees, work.complexity, work.attempts, work.searchable_pdf)
+    spool.put_image(name, image)
+    return ProcessedPage(content, spool, name, work.deskew_degrees, work.complexity, work.attempts, work.archive_page)
 
 
 def _document_complexity(pages: list[ProcessedPage]) -> dict:
@@ -550,6 +610,15 @@ def _document_complexity(pages: list[ProcessedPage]) -> dict:
             if page.complexity is not None
         ],
     }
+
+
+def _display_from_grey(grey: np.ndarray, *, dpi: int) -> Image.Image:
+    # A whole factor towards DISPLAY_DPI first: block averaging is several times faster than
+    # area averaging at an arbitrary scale (a 300-dpi page becomes 150 dpi, like born-digital ones).
+    factor = dpi // DISPLAY_DPI
+    if factor >= 2:
+        grey = cv2.resize(grey, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
+    return _display_image(Image.fromarray(grey))
 
 
 def _display_image(image: Image.Image) -> Image.Image:

@@ -1,14 +1,17 @@
 """Open an original (PDF or image) safely and hand out its pages.
 
 Everything that can be checked before rendering is checked in ``open_source``: encryption,
-corruption, page count, pixel count of images (decompression bombs). Rendering happens page by
-page, in memory.
+corruption of the PDF structure, page count, pixel count of every image frame (decompression
+bombs), all from headers. Pixels are decoded page by page when a page is rendered, in memory:
+a worker holds one decoded page at a time however long the scan (a 50-frame fax TIFF decoded
+up front would take over 1 GB), and each page is decoded once, not decoded and then copied.
 """
 
 import io
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import pypdfium2 as pdfium
 from django.conf import settings
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -40,7 +43,7 @@ class SourceDocument:
     def __init__(self, data: bytes, file_type: FileType, *, max_pages: int):
         self.file_type = file_type
         self._pdf = None
-        self._frames: list[Image.Image] = []
+        self._image_data: bytes | None = None
         self.einvoice = None
         if file_type == XML:
             from extraction.einvoice import find_einvoice
@@ -57,8 +60,8 @@ class SourceDocument:
             self._pdf = _open_pdf(data)
             self.page_count = len(self._pdf)
         else:
-            self._frames = _open_image_frames(data, file_type, max_pages=max_pages)
-            self.page_count = len(self._frames)
+            self.page_count = _check_image_frames(data, file_type, max_pages=max_pages)
+            self._image_data = data
         if self.page_count == 0:
             raise StopProcessing("Die Datei enthält keine Seiten.", code="no_pages")
         if self.page_count > max_pages:
@@ -76,9 +79,7 @@ class SourceDocument:
         if self._pdf is not None:
             self._pdf.close()
             self._pdf = None
-        for frame in self._frames:
-            frame.close()
-        self._frames = []
+        self._image_data = None
 
     def text_layer_words(self, index: int) -> list[Word]:
         """Words of a PDF page's text layer with normalised boxes; empty for images or scanned pages."""
@@ -100,7 +101,38 @@ class SourceDocument:
     def render(self, index: int, *, dpi: int) -> Image.Image:
         """The page as an RGB or greyscale image at ``dpi`` (images keep their own resolution)."""
         if self._pdf is None:
-            return self._frames[index].copy()
+            frame = self._decode_frame(index)
+            if frame.mode in ("L", "RGB"):
+                return frame
+            with frame:
+                return frame.convert("RGB")
+        bitmap = self._render_pdf_page(index, dpi=dpi, grayscale=False)
+        try:
+            # pdfium renders BGR; converting to Pillow's RGB copies, so the image outlives the bitmap.
+            return bitmap.to_pil()
+        finally:
+            bitmap.close()
+
+    def render_grey(self, index: int, *, dpi: int) -> np.ndarray:
+        """The page as a greyscale array at ``dpi`` (images keep their own resolution), what OCR reads.
+
+        Straight into greyscale, without an RGB image in between: a 300-dpi page is 26 MB in
+        RGB, and converting it costs as much as deskewing it.
+        """
+        if self._pdf is None:
+            with self._decode_frame(index) as frame:
+                if frame.mode == "L":
+                    return np.asarray(frame)
+                with frame.convert("L") as grey:
+                    return np.asarray(grey)
+        bitmap = self._render_pdf_page(index, dpi=dpi, grayscale=True)
+        try:
+            # A copy: the view into pdfium's buffer dies with the bitmap.
+            return np.array(bitmap.to_numpy()[:, :, 0])
+        finally:
+            bitmap.close()
+
+    def _render_pdf_page(self, index: int, *, dpi: int, grayscale: bool):
         page = self._pdf[index]
         try:
             width, height = page.get_size()
@@ -111,17 +143,35 @@ class SourceDocument:
                     f"{height / 72 * 25.4:.0f} mm).",
                     code="page_too_large",
                 )
-            bitmap = page.render(scale=dpi / 72, may_draw_forms=True)
-            image = bitmap.to_pil()
-            bitmap.close()
-            return image
+            return page.render(scale=dpi / 72, may_draw_forms=True, grayscale=grayscale)
         finally:
             page.close()
+
+    def _decode_frame(self, index: int) -> Image.Image:
+        """Frame ``index`` of the image, decoded (the first turned upright by its EXIF orientation)."""
+        image = None
+        try:
+            image = Image.open(io.BytesIO(self._image_data))
+            image.seek(index)
+            image.load()
+            if index == 0:
+                ImageOps.exif_transpose(image, in_place=True)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            if image is not None:
+                image.close()
+            # Only headers were checked up front; a truncated file shows here, at its first page.
+            raise StopProcessing(
+                f"Die {self.file_type.label}-Datei ist beschädigt und kann nicht gelesen werden (Seite {index + 1}).",
+                code="corrupt_image",
+            ) from exc
+        return image
 
     def native_dpi(self, index: int) -> int | None:
         if self._pdf is not None:
             return None
-        dpi = self._frames[index].info.get("dpi")
+        with Image.open(io.BytesIO(self._image_data)) as image:
+            image.seek(index)
+            dpi = image.info.get("dpi")
         if dpi and dpi[0] and dpi[0] > 1:
             return round(float(dpi[0]))
         return None
@@ -150,6 +200,16 @@ def _count_pdf_objects(data: bytes) -> int:
         return 0  # unreadable trailers are pdfium's to judge below
 
 
+def _declares_no_pages(data: bytes) -> bool:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        return len(PdfReader(io.BytesIO(data), strict=False).pages) == 0
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError):
+        return False
+
+
 def _open_pdf(data: bytes):
     objects = _count_pdf_objects(data)
     if objects > settings.ABLAGE_MAX_PDF_OBJECTS:
@@ -167,28 +227,29 @@ def _open_pdf(data: bytes):
                 "Das PDF ist passwortgeschützt (verschlüsselt). Bitte ohne Kennwort erneut hochladen.",
                 code="encrypted_pdf",
             ) from exc
+        if _declares_no_pages(data):
+            # pdfium refuses a document without pages as unreadable; the clerk should hear why.
+            raise StopProcessing("Die Datei enthält keine Seiten.", code="no_pages") from exc
         raise StopProcessing("Das PDF ist beschädigt und kann nicht gelesen werden.", code="corrupt_pdf") from exc
 
 
-def _open_image_frames(data: bytes, file_type: FileType, *, max_pages: int) -> list[Image.Image]:
+def _check_image_frames(data: bytes, file_type: FileType, *, max_pages: int) -> int:
+    """The number of frames, after checking each frame's pixel count from its header (nothing decoded)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            frames = []
-            frame_count = getattr(image, "n_frames", 1)
-            if frame_count > max_pages:
-                raise StopProcessing(
-                    f"Die Datei hat {frame_count} Seiten; erlaubt sind höchstens {max_pages}.", code="too_many_pages"
-                )
-            for index in range(frame_count):
-                image.seek(index)
-                if image.width * image.height > MAX_IMAGE_PIXELS:
-                    raise Image.DecompressionBombError("too many pixels")
-                frame = ImageOps.exif_transpose(image.copy()) if index == 0 else image.copy()
-                frame.load()
-                frames.append(frame if frame.mode in ("L", "RGB") else frame.convert("RGB"))
-            return frames
+            with Image.open(io.BytesIO(data)) as image:
+                frame_count = getattr(image, "n_frames", 1)
+                if frame_count > max_pages:
+                    raise StopProcessing(
+                        f"Die Datei hat {frame_count} Seiten; erlaubt sind höchstens {max_pages}.",
+                        code="too_many_pages",
+                    )
+                for index in range(frame_count):
+                    image.seek(index)
+                    if image.width * image.height > MAX_IMAGE_PIXELS:
+                        raise Image.DecompressionBombError("too many pixels")
+                return frame_count
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise StopProcessing(
             f"Das Bild ist zu groß (mehr als {MAX_IMAGE_PIXELS // 1_000_000} Megapixel) und wird aus "

@@ -209,9 +209,10 @@ def test_it_stores_page_progress_on_the_job(owner, scanned_png):
     assert set(job.events.values_list("event_type", flat=True)) >= {"queued", "started", "completed"}
 
 
-def test_it_hands_a_document_needing_the_gpu_to_the_gpu_queue(owner, scanned_png, monkeypatch):
+def test_it_hands_a_document_needing_the_gpu_to_the_gpu_queue(owner, scanned_png, monkeypatch, settings):
     from system.services import config_set
 
+    settings.ABLAGE_GPU_QUEUE_ENABLED = True
     config_set(key="ocr.backend", value="surya", user=None)
     document = _ingest(owner, scanned_png, name="scan.png")
     enqueued = []
@@ -223,6 +224,21 @@ def test_it_hands_a_document_needing_the_gpu_to_the_gpu_queue(owner, scanned_png
     assert document.status == Document.Status.QUEUED
     assert job.events.filter(event_type="handed_off").exists()
     assert enqueued == [(job.id, "ocr_gpu")]  # once, after the run let go of the job
+
+
+def test_it_reads_with_tesseract_when_surya_is_wanted_but_there_is_no_gpu_queue(owner, scanned_png, settings):
+    from system.services import config_set
+
+    settings.ABLAGE_GPU_QUEUE_ENABLED = False
+    config_set(key="ocr.backend", value="surya", user=None)
+    document = _ingest(owner, scanned_png, name="scan.png")
+
+    job = _run(document)
+
+    assert job.status == ProcessingJob.Status.COMPLETED and job.queue == "ocr_cpu"
+    assert job.backend == "tesseract"
+    completed = job.events.get(event_type="completed")
+    assert any("surya nicht verfügbar" in note for note in completed.data["notes"])
 
 
 def test_it_leaves_a_job_to_the_live_process_already_running_it(owner, born_digital_pdf):

@@ -32,7 +32,7 @@ def test_it_reads_a_born_digital_pdf_without_ocr(born_digital_pdf, options):
 
     assert output.content_source == "text_layer" and output.ocr_backend == "pdf_text"
     assert "ocr" not in output.timings_ms and "render" in output.timings_ms
-    assert output.archive_pdf is None  # the original already is searchable
+    assert output.open_archive() is None  # the original already is searchable
     assert output.complexity["recommended_backend"] == "pdf_text"
     output.close()
 
@@ -46,9 +46,11 @@ def test_it_ocrs_a_scan_and_builds_a_searchable_archive_copy(scanned_png, option
     assert {"render", "complexity", "preprocess", "ocr", "archive", "extraction"} <= set(output.timings_ms)
     assert output.complexity["level"] in ("simple", "moderate", "complex")
     assert output.complexity["pages"][0]["attempts"][0]["backend"] == "tesseract"
-    text = _archive_text(output.archive_pdf)
+    with output.open_archive() as handle:
+        archive = handle.read()
+    text = _archive_text(archive)
     assert invoice_spec.invoice_number in text
-    assert len(output.archive_pdf) < 1_500_000
+    assert len(archive) < 1_500_000
     assert any(line >= 0 for line in (word.line for word in page.content.words))
     output.close()
 
@@ -178,3 +180,24 @@ def test_it_converts_recorded_surya_output_to_words():
     assert words[2].bbox[2] == pytest.approx(0.4)
     assert [word.line for word in words] == [0, 0, 0, 1, 1, 1]
     assert words[4].confidence == 0.88 and words[4].bbox == pytest.approx((0.3, 0.5, 0.46, 0.53))
+
+
+def test_it_keeps_a_long_documents_pages_on_disk_and_still_builds_the_archive(scanned_png, options, monkeypatch):
+    from ocr import spool
+
+    monkeypatch.setattr(spool, "MEMORY_BUDGET_BYTES", 0)  # as if this were page 30 of a long scan
+
+    output = run_pipeline(scanned_png, options=options.but(retry_below_confidence=0.0))
+
+    page = output.pages[0]
+    assert page.spool.on_disk(page.image_name) and page.spool.on_disk(page.archive_page)
+    with page.open_image() as image:
+        assert image.size == (page.content.width_px, page.content.height_px) == (1240, 1754)
+    with output.open_archive() as handle:
+        archive = handle.read()
+    pdf = pdfium.PdfDocument(archive)
+    assert len(pdf) == 1 and pdf[0].get_size() == pytest.approx((595.2, 841.9), abs=1)
+    pdf.close()
+    output.close()
+    with pytest.raises(KeyError):
+        page.open_image()

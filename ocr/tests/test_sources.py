@@ -1,3 +1,5 @@
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -57,3 +59,62 @@ def test_it_straightens_a_rotated_page():
     angle = preprocess.estimate_skew(rotated)
 
     assert abs(abs(angle) - 1.5) <= 0.3
+
+
+def test_it_refuses_a_pdf_without_pages():
+    from pypdf import PdfWriter
+
+    buffer = io.BytesIO()
+    PdfWriter().write(buffer)
+
+    with pytest.raises(StopProcessing) as stopped:
+        open_source(buffer.getvalue(), max_pages=10)
+    assert stopped.value.code == "no_pages"
+
+
+def _png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.effect_noise((width, height), 60).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_it_refuses_an_image_whose_header_is_broken():
+    with pytest.raises(StopProcessing) as stopped:
+        open_source(b"\x89PNG\r\n\x1a\n" + b"\x00" * 200, max_pages=10)
+    assert stopped.value.code == "corrupt_image"
+
+
+def test_it_refuses_a_truncated_image_when_its_page_is_decoded():
+    # Only headers are checked before rendering, so the cut-off pixel data shows at the page.
+    truncated = _png(400, 300)[:-2000]
+
+    with open_source(truncated, max_pages=10) as source:
+        assert source.page_count == 1
+        with pytest.raises(StopProcessing) as stopped:
+            source.render_grey(0, dpi=300)
+    assert stopped.value.code == "corrupt_image" and "Seite 1" in stopped.value.message
+
+
+def test_it_decodes_every_frame_of_a_multi_page_tiff_on_demand():
+    frames = [Image.new("L", (60, 40), shade) for shade in (30, 220)]
+    frames.append(Image.new("RGB", (50, 30), (255, 0, 0)))
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:], dpi=(200, 200))
+
+    with open_source(buffer.getvalue(), max_pages=10) as source:
+        greys = [source.render_grey(index, dpi=300) for index in range(source.page_count)]
+        dpi = source.native_dpi(1)
+
+    assert [grey.shape for grey in greys] == [(40, 60), (40, 60), (30, 50)]
+    assert [int(grey[0, 0]) for grey in greys] == [30, 220, 76]  # red in ITU-R 601 luma
+    assert dpi == 200
+
+
+def test_it_renders_a_pdf_page_straight_to_greyscale(born_digital_pdf):
+    with open_source(born_digital_pdf, max_pages=10) as source:
+        grey = source.render_grey(0, dpi=100)
+        colour = source.render(0, dpi=100)
+
+    assert grey.ndim == 2 and grey.dtype == np.uint8
+    assert grey.shape == (colour.height, colour.width)
+    assert abs(float(grey.mean()) - float(np.asarray(colour.convert("L")).mean())) < 2
