@@ -11,6 +11,7 @@ from itertools import combinations, product
 
 from extraction.fields import AMOUNT_FIELDS, Candidate, LabelContext, _strength, region_below, region_right
 from extraction.layout import Line, PageLayout
+from extraction.normalize import format_amount
 from extraction.values import Found, find_amounts, find_rates
 
 TOLERANCE = Decimal("0.01")
@@ -176,6 +177,37 @@ def _vat_candidate(option: _VatOption) -> Candidate:
 
 
 def choose_amounts(
+    layouts: list[PageLayout],
+    contexts: list[LabelContext],
+    excluded: set[tuple[int, int]],
+    *,
+    document_type: str | None = None,
+) -> AmountResult:
+    result = _choose_amounts(layouts, contexts, excluded)
+    if document_type == "credit_note":
+        _report_credit_note_positive(result)
+    return result
+
+
+def _report_credit_note_positive(result: AmountResult) -> None:
+    """A Gutschrift printed as "Gutschriftsbetrag -1.234,56" is reported positive.
+
+    The document type already says which way the money flows (see validation's
+    ``credit_note_amounts_positive``); the sign is flipped only when every chosen amount carries
+    it, so one stray dash before a single amount is not taken for a printed convention.
+    """
+    values = [candidate.found.parsed for candidate in result.chosen.values()]
+    if not values or any(value > 0 for value in values) or not any(value < 0 for value in values):
+        return
+    for name, candidate in result.chosen.items():
+        found = candidate.found
+        positive = -found.parsed
+        flipped = Found(found.value, format_amount(positive), found.words, found.repaired, positive)
+        rule = f"{candidate.rule}:vorzeichen-gutschrift"
+        result.chosen[name] = Candidate(name, flipped, candidate.page, rule, candidate.strength, candidate.line)
+
+
+def _choose_amounts(
     layouts: list[PageLayout], contexts: list[LabelContext], excluded: set[tuple[int, int]]
 ) -> AmountResult:
     candidates, rates = amount_candidates(contexts)
