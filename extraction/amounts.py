@@ -182,11 +182,50 @@ def choose_amounts(
     excluded: set[tuple[int, int]],
     *,
     document_type: str | None = None,
+    line_items: list[dict] | None = None,
 ) -> AmountResult:
     result = _choose_amounts(layouts, contexts, excluded)
+    if not result.consistent and line_items:
+        result = _from_positions(line_items, contexts, result)
     if document_type == "credit_note":
         _report_credit_note_positive(result)
     return result
+
+
+def _from_positions(items: list[dict], contexts: list[LabelContext], fallback: AmountResult) -> AmountResult:
+    """No labelled net + USt = total held (one amount misread): rebuild them from the positions.
+
+    Net is the sum of the line totals, USt that net per rate times the rate (once per rate, as
+    the invoice computes it), and the result counts only when a labelled total equals net + USt
+    exactly: the table and the totals block are two independent readings, and a misread digit
+    in either makes them disagree. The printed amounts that match are kept as evidence.
+    """
+    try:
+        nets: dict[Decimal, Decimal] = {}
+        for item in items:
+            rate = Decimal(item["vat_rate"])
+            nets[rate] = nets.get(rate, Decimal("0")) + Decimal(item["line_total"])
+    except (KeyError, ArithmeticError, TypeError, ValueError):
+        return fallback  # a position without rate or total: the table cannot vouch for anything
+    net = sum(nets.values(), Decimal("0"))
+    vat = sum((money(value * rate / 100) for rate, value in nets.items()), Decimal("0"))
+    if net <= 0:
+        return fallback
+    candidates, _rates = amount_candidates(contexts)
+    totals = [c for c in candidates if c.field == "total_amount" and c.found.parsed == net + vat]
+    if not totals:
+        return fallback
+    total = max(totals, key=lambda c: c.strength)
+    chosen = {"total_amount": total}
+    for name, value in (("net_amount", net), ("vat_amount", vat)):
+        printed = [c for c in candidates if c.field == name and c.found.parsed == value]
+        if printed:
+            chosen[name] = max(printed, key=lambda c: c.strength)
+            continue
+        found = Found(f"{value} (aus Positionen)", format_amount(value), [], parsed=value)
+        rule = "summe:positionen" if name == "net_amount" else "berechnet:positionen-mal-satz"
+        chosen[name] = Candidate(name, found, total.page, rule, 0.75 * total.strength, total.line)
+    return AmountResult(chosen=chosen, vat_rates=sorted(nets), consistent=True)
 
 
 def _report_credit_note_positive(result: AmountResult) -> None:

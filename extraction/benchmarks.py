@@ -278,7 +278,8 @@ def _progress(number: int, total: int, log: Log) -> None:
 def run_extraction_benchmark(config: ExtractionBenchConfig, *, log: Log = lambda line: None) -> dict:
     from ocr.options import load_options
 
-    options = load_options().but(quality_sample_rate=0.0)
+    # No searchable archive PDF: it is built after extraction and changes none of these figures.
+    options = load_options().but(quality_sample_rate=0.0, searchable_pdf=False)
     planned = plan(config)
     log(f"Lese {len(planned)} Dokumente ({config.jobs} Prozesse) ...")
     started = time.perf_counter()
