@@ -185,7 +185,10 @@ def choose_amounts(
     line_items: list[dict] | None = None,
 ) -> AmountResult:
     result = _choose_amounts(layouts, contexts, excluded)
-    if not result.consistent and line_items:
+    # Only USt and total read: the engine derives net = total - USt and checks it against the
+    # positions itself (``engine._net_from_positions``); here the case where what was read disagrees.
+    net_lost = "net_amount" not in result.chosen and {"vat_amount", "total_amount"} <= result.chosen.keys()
+    if not result.consistent and line_items and not net_lost:
         result = _from_positions(line_items, contexts, result)
     if document_type == "credit_note":
         _report_credit_note_positive(result)
