@@ -1,7 +1,8 @@
 """German invoice test data with ground truth, made by code and reproducible from a seed.
 
 ``random_invoice(seed)`` draws an :class:`InvoiceSpec` (supplier, recipient, numbers, dates,
-line items); ``render_pdf(spec)`` prints it born-digital in one of three layouts and
+line items); ``render_pdf(spec)`` prints it born-digital in one of nine layouts (the classic
+A-C in ``invoice_pdf``, D-I in ``styled_layouts``; H and I are held out from rule tuning) and
 ``render_scan(spec, ...)`` turns that print into a noisy, slightly rotated scan. The spec's
 ``ground_truth()`` is what a perfect extraction returns, in the normalised form of
 ``extraction.types.FieldValue.normalized``.
