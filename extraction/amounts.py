@@ -11,6 +11,7 @@ from itertools import combinations, product
 
 from extraction.fields import AMOUNT_FIELDS, Candidate, LabelContext, _strength, region_below, region_right
 from extraction.layout import Line, PageLayout
+from extraction.normalize import format_amount
 from extraction.values import Found, find_amounts, find_rates
 
 TOLERANCE = Decimal("0.01")
@@ -176,6 +177,79 @@ def _vat_candidate(option: _VatOption) -> Candidate:
 
 
 def choose_amounts(
+    layouts: list[PageLayout],
+    contexts: list[LabelContext],
+    excluded: set[tuple[int, int]],
+    *,
+    document_type: str | None = None,
+    line_items: list[dict] | None = None,
+) -> AmountResult:
+    result = _choose_amounts(layouts, contexts, excluded)
+    # Only USt and total read: the engine derives net = total - USt and checks it against the
+    # positions itself (``engine._net_from_positions``); here the case where what was read disagrees.
+    net_lost = "net_amount" not in result.chosen and {"vat_amount", "total_amount"} <= result.chosen.keys()
+    if not result.consistent and line_items and not net_lost:
+        result = _from_positions(line_items, contexts, result)
+    if document_type == "credit_note":
+        _report_credit_note_positive(result)
+    return result
+
+
+def _from_positions(items: list[dict], contexts: list[LabelContext], fallback: AmountResult) -> AmountResult:
+    """No labelled net + USt = total held (one amount misread): rebuild them from the positions.
+
+    Net is the sum of the line totals, USt that net per rate times the rate (once per rate, as
+    the invoice computes it), and the result counts only when a labelled total equals net + USt
+    exactly: the table and the totals block are two independent readings, and a misread digit
+    in either makes them disagree. The printed amounts that match are kept as evidence.
+    """
+    try:
+        nets: dict[Decimal, Decimal] = {}
+        for item in items:
+            rate = Decimal(item["vat_rate"])
+            nets[rate] = nets.get(rate, Decimal("0")) + Decimal(item["line_total"])
+    except (KeyError, ArithmeticError, TypeError, ValueError):
+        return fallback  # a position without rate or total: the table cannot vouch for anything
+    net = sum(nets.values(), Decimal("0"))
+    vat = sum((money(value * rate / 100) for rate, value in nets.items()), Decimal("0"))
+    if net <= 0:
+        return fallback
+    candidates, _rates = amount_candidates(contexts)
+    totals = [c for c in candidates if c.field == "total_amount" and c.found.parsed == net + vat]
+    if not totals:
+        return fallback
+    total = max(totals, key=lambda c: c.strength)
+    chosen = {"total_amount": total}
+    for name, value in (("net_amount", net), ("vat_amount", vat)):
+        printed = [c for c in candidates if c.field == name and c.found.parsed == value]
+        if printed:
+            chosen[name] = max(printed, key=lambda c: c.strength)
+            continue
+        found = Found(f"{value} (aus Positionen)", format_amount(value), [], parsed=value)
+        rule = "summe:positionen" if name == "net_amount" else "berechnet:positionen-mal-satz"
+        chosen[name] = Candidate(name, found, total.page, rule, 0.75 * total.strength, total.line)
+    return AmountResult(chosen=chosen, vat_rates=sorted(nets), consistent=True)
+
+
+def _report_credit_note_positive(result: AmountResult) -> None:
+    """A Gutschrift printed as "Gutschriftsbetrag -1.234,56" is reported positive.
+
+    The document type already says which way the money flows (see validation's
+    ``credit_note_amounts_positive``); the sign is flipped only when every chosen amount carries
+    it, so one stray dash before a single amount is not taken for a printed convention.
+    """
+    values = [candidate.found.parsed for candidate in result.chosen.values()]
+    if not values or any(value > 0 for value in values) or not any(value < 0 for value in values):
+        return
+    for name, candidate in result.chosen.items():
+        found = candidate.found
+        positive = -found.parsed
+        flipped = Found(found.value, format_amount(positive), found.words, found.repaired, positive)
+        rule = f"{candidate.rule}:vorzeichen-gutschrift"
+        result.chosen[name] = Candidate(name, flipped, candidate.page, rule, candidate.strength, candidate.line)
+
+
+def _choose_amounts(
     layouts: list[PageLayout], contexts: list[LabelContext], excluded: set[tuple[int, int]]
 ) -> AmountResult:
     candidates, rates = amount_candidates(contexts)

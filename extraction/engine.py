@@ -66,7 +66,7 @@ def extract(
     contexts = label_contexts(layouts, table.lines)
     chosen = choose(labelled_candidates(contexts, document_type) + pattern_candidates(layouts))
 
-    amounts = choose_amounts(layouts, contexts, table.lines)
+    amounts = choose_amounts(layouts, contexts, table.lines, document_type=document_type, line_items=table.items)
     chosen.update(amounts.chosen)
     if len(set(amounts.vat_rates)) == 1 and "vat_amount" in chosen:
         rate_candidate = _vat_rate_candidate(chosen["vat_amount"])

@@ -159,7 +159,7 @@ def _invoice_number_preference(match: LabelMatch, document_type: str) -> float:
     if _is_reference(match):
         return 0.5
     if document_type == "credit_note":
-        return 1.0 if folded.startswith("gutschrift") else 0.7
+        return 1.0 if folded.startswith(("gutschrift", "creditnote")) else 0.7
     return 1.0
 
 
@@ -230,6 +230,12 @@ _TERM_PATTERN = re.compile(
 )
 _TERM_AFTER_PATTERN = re.compile(r"(\d{1,3})\s*tage?n?\s*(?:netto|rein netto|ohne abzug)")
 _IMMEDIATE_PATTERN = re.compile(r"(?:zahlbar|faellig)\s+(?:sofort|umgehend)")
+# English terms on invoices of German suppliers: "Payment due within 14 days net", "Net 30 days",
+# "2 % discount if paid within 10 days".
+_TERM_PATTERN_EN = re.compile(r"(?:payment|payable|due|pay|net)[^.\d]{0,30}?(\d{1,3})\s*days?")
+_TERM_AFTER_PATTERN_EN = re.compile(r"(\d{1,3})\s*days?\s*(?:net|without deduction)")
+_NET_WORDS = ("netto", "ohne abzug", "net", "without deduction")
+_DISCOUNT_WORDS = ("skonto", "discount")
 
 
 def _simplify(text: str) -> str:
@@ -248,13 +254,14 @@ def payment_term_due_date(layouts: list[PageLayout], invoice_date: Candidate) ->
         for line in page.lines:
             text = _simplify(line.text)
             terms = []
-            for match in _TERM_PATTERN.finditer(text):
+            for match in (*_TERM_PATTERN.finditer(text), *_TERM_PATTERN_EN.finditer(text)):
                 tail = text[match.end() : match.end() + 25]
-                net = "netto" in tail or "ohne abzug" in tail or "netto" in match[0] or "ohne abzug" in match[0]
-                if "skonto" in tail:
+                net = any(word in tail or word in match[0] for word in _NET_WORDS)
+                if any(word in tail or word in match[0] for word in _DISCOUNT_WORDS):
                     net = False
                 terms.append((int(match[1]), net))
-            terms.extend((int(match[1]), True) for match in _TERM_AFTER_PATTERN.finditer(text))
+            for pattern in (_TERM_AFTER_PATTERN, _TERM_AFTER_PATTERN_EN):
+                terms.extend((int(match[1]), True) for match in pattern.finditer(text))
             if _IMMEDIATE_PATTERN.search(text):
                 terms.append((0, True))
             for days, net in terms:

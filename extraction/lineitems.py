@@ -26,8 +26,14 @@ _HEADER_WORDS = {
     "gesamt": "line_total", "gesamtpreis": "line_total", "betrag": "line_total", "summe": "line_total",
     "gesamtnetto": "line_total", "nettobetrag": "line_total", "gp": "line_total",
     "ust": "vat_rate", "mwst": "vat_rate", "steuer": "vat_rate", "ustsatz": "vat_rate",
+    # English column heads ("Item | Description | Qty | Unit | Unit Price | VAT | Amount").
+    "item": "position", "no": "position", "description": "description", "qty": "quantity",
+    "quantity": "quantity", "unit": "unit", "price": "unit_price", "unitprice": "unit_price",
+    "amount": "line_total", "total": "line_total", "vat": "vat_rate", "tax": "vat_rate",
 }  # fmt: skip
-_STOP_WORDS = ("zwischensumme", "summe", "nettobetrag", "gesamtbetrag", "netto", "rechnungsbetrag")
+_STOP_WORDS = (
+    "zwischensumme", "summe", "nettobetrag", "gesamtbetrag", "netto", "rechnungsbetrag", "subtotal", "nettotal",
+)  # fmt: skip
 # Carry-over lines of a table that runs over several pages: neither a position nor the end.
 _CARRY_WORDS = ("uebertrag", "fortsetzung", "zwischensummeseite")
 _UNITS = {

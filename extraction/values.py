@@ -338,13 +338,17 @@ def find_identifier(words: list[Word], *, max_words: int = 3) -> Found | None:
 
 def _digitise_identifier(text: str) -> str:
     # Within a group between separators that is mostly digits, a look-alike is a digit
-    # ("2O26" -> "2026"); a prefix like "RE" or "GK" is left alone.
+    # ("2O26" -> "2026"); a letter prefix glued to the digits stays letters ("FS25", "LB0001183").
     groups = re.split(r"([\-/._ ])", text)
     result = []
     for group in groups:
         digits = sum(char.isdigit() for char in group)
         if digits >= 2 and digits * 2 >= len(group):
-            group = "".join(_DIGIT_CONFUSIONS.get(char, char) for char in group)
+            prefix = re.match(r"[A-Za-zÄÖÜäöü]*", group)[0]
+            if all(char in _DIGIT_CONFUSIONS for char in prefix):
+                prefix = ""  # nothing but look-alikes before the digits: "O815" is "0815"
+            rest = group[len(prefix) :]
+            group = prefix + "".join(_DIGIT_CONFUSIONS.get(char, char) for char in rest)
         result.append(group)
     return "".join(result)
 

@@ -42,6 +42,43 @@ def format_date(value: date) -> str:
     return value.strftime("%d.%m.%Y")
 
 
+GERMAN_MONTHS = (
+    "Januar", "Februar", "März", "April", "Mai", "Juni",
+    "Juli", "August", "September", "Oktober", "November", "Dezember",
+)  # fmt: skip
+DATE_STYLES = ("dmy", "dmy2", "long", "iso")
+AMOUNT_STYLES = ("plain", "ungrouped", "euro_prefix", "eur_suffix", "euro_suffix")
+
+
+def format_date_as(value: date, style: str) -> str:
+    """The date formats German invoices print: 31.12.2026, 31.12.26, 31. Dezember 2026, 2026-12-31."""
+    if style == "dmy":
+        return format_date(value)
+    if style == "dmy2":
+        return value.strftime("%d.%m.%y")
+    if style == "long":
+        return f"{value.day}. {GERMAN_MONTHS[value.month - 1]} {value.year}"
+    if style == "iso":
+        return value.isoformat()
+    raise ValueError(f"Unbekanntes Datumsformat {style!r}; erlaubt sind {', '.join(DATE_STYLES)}.")
+
+
+def format_amount_as(value: Decimal, style: str) -> str:
+    """The amount formats German invoices print: 1.234,56 / 1234,56 / € 1.234,56 / 1.234,56 EUR / 1.234,56 €."""
+    if style == "plain":
+        return format_amount(value)
+    if style == "ungrouped":
+        return format_amount(value).replace(".", "")
+    if style == "euro_prefix":
+        text = format_amount(value)
+        return f"-€ {text[1:]}" if text.startswith("-") else f"€ {text}"
+    if style == "eur_suffix":
+        return f"{format_amount(value)} EUR"
+    if style == "euro_suffix":
+        return f"{format_amount(value)} €"
+    raise ValueError(f"Unbekanntes Betragsformat {style!r}; erlaubt sind {', '.join(AMOUNT_STYLES)}.")
+
+
 def normalise_amount(value: Decimal) -> str:
     return str(money(value))
 

@@ -1,4 +1,4 @@
-"""Born-digital PDFs of an ``InvoiceSpec`` in three visually different German layouts.
+"""Born-digital PDFs of an ``InvoiceSpec``: the three classic German layouts and the renderer base.
 
 A - classic DIN 5008 business letter (Form B): letterhead top left, address window, info
     block on the right with "Rechnungsnummer:" etc., totals "Nettobetrag / zzgl. 19 % MwSt. /
@@ -7,6 +7,8 @@ B - modern: big "RECHNUNG" title, labels above values in a header grid, shaded t
     "Summe netto / Umsatzsteuer 19 % / Rechnungsbetrag", IBAN in a payment box.
 C - compact craftsman style: "Rechnung Nr. 2026-0815 vom 03.11.2026" in one line,
     "Zwischensumme / MwSt. / Endbetrag", bank details inline ("IBAN: DE... BIC: ...").
+
+Layouts D-I (``styled_layouts``) build on ``_Renderer`` here and vary wording and formats.
 
 Drawn directly on a reportlab canvas so every position is ours to choose; ``invariant``
 mode makes the bytes depend on the spec alone (no timestamps or random document ids).
@@ -32,6 +34,7 @@ from ablage.testing.german import format_amount, format_date, format_quantity, f
 if TYPE_CHECKING:
     from ablage.testing.invoices import InvoiceSpec, LineItem
 
+# The classic three; earlier benchmarks and tests are pinned to them (see styled_layouts.ALL_LAYOUTS).
 LAYOUTS = ("A", "B", "C")
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -691,14 +694,18 @@ _RENDERERS: dict[str, type[_Renderer]] = {"A": _ClassicLayout, "B": _ModernLayou
 
 def render_pdf(spec: "InvoiceSpec", layout: str | None = None) -> bytes:
     """Born-digital PDF (real text layer) of ``spec`` in ``layout`` (default: the spec's own)."""
+    # Imported late: the styled layouts build on this module's renderer.
+    from ablage.testing.styled_layouts import ALL_LAYOUTS, styled_renderer
+
     layout = layout or spec.layout
-    if layout not in _RENDERERS:
-        raise ValueError(f"Unbekanntes Layout {layout!r}; erlaubt sind {', '.join(LAYOUTS)}.")
+    if layout not in ALL_LAYOUTS:
+        raise ValueError(f"Unbekanntes Layout {layout!r}; erlaubt sind {', '.join(ALL_LAYOUTS)}.")
+    renderer = _RENDERERS[layout] if layout in _RENDERERS else styled_renderer(layout)
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, invariant=True, pageCompression=1)
     canvas.setTitle(f"{_WORDS[spec.document_type].title or spec.letter_subject} {spec.invoice_number}".strip())
     canvas.setAuthor(spec.supplier.name)
     canvas.setCreator("Ablage Testdaten-Generator")
-    _RENDERERS[layout](spec, canvas).render()
+    renderer(spec, canvas).render()
     canvas.save()
     return buffer.getvalue()

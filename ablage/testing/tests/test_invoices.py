@@ -162,7 +162,7 @@ def test_it_continues_a_long_table_on_the_next_page_with_totals_at_the_end():
 
 def test_it_refuses_unknown_layouts_and_types():
     with pytest.raises(ValueError, match="Layout"):
-        random_invoice(1, layout="D")
+        random_invoice(1, layout="Z")
     with pytest.raises(ValueError, match="Dokumenttyp"):
         random_invoice(1, document_type="rechnung")
     with pytest.raises(ValueError, match="Layout"):

@@ -2,6 +2,7 @@
 
     python manage.py bench pipeline [--quick] [--pages N] [--seed S] [--json]
     python manage.py bench preprocessing [--count N] [--seed S] [--jobs J] [--json]
+    python manage.py bench extraction [--count 200] [--seed S] [--jobs N] [--json] [--misses N]
 
 Generates its own documents, so it needs neither the database nor any files. A full run takes
 a few minutes on two cores, most of it the 50-page memory run; ``--quick`` takes about one.
@@ -11,15 +12,18 @@ A missed target is reported, not an error: the exit code is 0 whenever the figur
 """
 
 import dataclasses
+import functools
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from extraction.benchmarks import BenchmarkError as ExtractionBenchmarkError
+from extraction.benchmarks import ExtractionBenchConfig, format_extraction_report, run_extraction_benchmark
 from ocr.benchmarks import FULL, QUICK, BenchmarkError, format_report, run_benchmark
 from ocr.benchmarks.preprocessing import PreprocessingConfig, format_preprocessing_report, run_preprocessing_benchmark
 from ocr.tesseract import TesseractUnavailable
 
-SUBJECTS = ("pipeline", "preprocessing")
+SUBJECTS = ("pipeline", "preprocessing", "extraction")
 
 
 class Command(BaseCommand):
@@ -27,18 +31,27 @@ class Command(BaseCommand):
     requires_system_checks = []
 
     def add_arguments(self, parser):
-        parser.add_argument("subject", choices=SUBJECTS, help="Was gemessen wird: pipeline oder preprocessing")
+        parser.add_argument("subject", choices=SUBJECTS, help="Was gemessen wird: pipeline, preprocessing, extraction")
         parser.add_argument("--quick", action="store_true", help="Weniger Seiten, Speicherlauf mit 10 statt 50 Seiten")
         parser.add_argument("--pages", type=int, help="Gescannte Einzelseiten (Standard 6, --quick 2)")
         parser.add_argument("--born-digital", type=int, help="Digitale PDFs (Standard 20, --quick 6)")
         parser.add_argument("--rss-pages", type=int, help="Seiten des Speicherlaufs (Standard 50, --quick 10)")
         parser.add_argument("--seed", type=int, help="Erster Startwert der erzeugten Dokumente (Standard 1)")
-        parser.add_argument("--count", type=int, help="preprocessing: gescannte Rechnungen (Standard 18)")
-        parser.add_argument("--jobs", type=int, help="preprocessing: parallele Prozesse (Standard 2)")
+        parser.add_argument(
+            "--count", type=int, help="preprocessing: gescannte Rechnungen (Standard 18); extraction: Dokumente (200)"
+        )
+        parser.add_argument("--jobs", type=int, help="preprocessing, extraction: parallele Prozesse (Standard 2)")
+        parser.add_argument("--misses", type=int, default=0, help="extraction: so viele Abweichungen je Gruppe zeigen")
         parser.add_argument("--json", dest="as_json", action="store_true", help="Ergebnisse als JSON statt als Tabelle")
 
     def handle(self, *args, subject, quick, pages, born_digital, rss_pages, seed, count, jobs, as_json, **options):
-        if subject == "preprocessing":
+        if subject == "extraction":
+            base = ExtractionBenchConfig()
+            chosen = {"count": count, "seed": seed, "jobs": jobs}
+            misses = options["misses"]
+            run = run_extraction_benchmark
+            report = functools.partial(format_extraction_report, misses=misses)
+        elif subject == "preprocessing":
             base = PreprocessingConfig()
             chosen = {"count": count, "seed": seed, "jobs": jobs}
             run, report = run_preprocessing_benchmark, format_preprocessing_report
@@ -59,6 +72,6 @@ class Command(BaseCommand):
 
         try:
             figures = run(config, log=log)
-        except (BenchmarkError, TesseractUnavailable) as exc:
+        except (BenchmarkError, ExtractionBenchmarkError, TesseractUnavailable) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps(figures, ensure_ascii=False, indent=2) if as_json else report(figures))
