@@ -31,7 +31,7 @@ from documents.models import (
     Tag,
 )
 from documents.progress import progress_text
-from extraction.services import extraction_finish
+from extraction.services import extraction_finish, training_data_record_review
 from monitoring.services import audit_log_record
 from ocr.errors import StopProcessing
 from ocr.filetypes import sniff
@@ -839,6 +839,7 @@ def document_approve(*, document: Document, user, ip_address=None) -> None:
     _record_version(document, user=user, change_type="approved", changed=[])
     audit_log_record(actor=user, action="document.approved", obj=document, ip_address=ip_address)
     workflows_document_event(document=document, event="approved", user=user)
+    training_data_record_review(document=document, user=user)
     transaction.on_commit(
         lambda: events.publish(
             events.DocumentEvent(str(document.id), str(document.owner_id), Document.Status.APPROVED, stage="approved")
@@ -864,6 +865,7 @@ def document_reject(*, document: Document, user, reason: str, ip_address=None) -
         actor=user, action="document.rejected", obj=document, changes={"reason": reason}, ip_address=ip_address
     )
     workflows_document_event(document=document, event="rejected", user=user)
+    training_data_record_review(document=document, user=user)
     transaction.on_commit(
         lambda: events.publish(
             events.DocumentEvent(
