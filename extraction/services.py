@@ -1,5 +1,7 @@
 """Writes for extraction: editing rules (with versions), recording their use, finishing a document's extraction."""
 
+from functools import partial
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, FloatField
@@ -228,11 +230,21 @@ def rule_rollback(*, rule: ExtractionRule, user, to_version: int | None = None) 
     """Put back what an earlier version did (default: the one before the current) as a new version.
 
     The history stays intact: the rolled-back version is marked ``rolled_back`` (learning will not
-    bring its configuration back) and the restored configuration becomes version n + 1.
+    bring its configuration back) and the restored configuration becomes version n + 1. A learned
+    rule at its first version is switched off instead (before it, processing had no rule).
     """
     rule = ExtractionRule.objects.select_for_update().get(id=rule.id)
     target_number = rule.version - 1 if to_version is None else to_version
     target = rule.versions.filter(version=target_number).first() if target_number < rule.version else None
+    if target is None and to_version is None and rule.learned_from > 0 and rule.is_active:
+        # Before its first learned version there was no rule: rolling back switches it off.
+        ExtractionRuleVersion.objects.filter(rule=rule, version=rule.version).update(rolled_back=True)
+        rule.is_active = False
+        rule = rule_save(rule=rule, user=user)
+        audit_log_record(
+            actor=user, action="extraction_rule.rolled_back", obj=rule, changes={"version": [rule.version, None]}
+        )
+        return rule
     if target is None:
         raise ApplicationError(
             _("Regel „%(name)s“ hat keine frühere Version %(version)s, auf die sie zurückgesetzt werden kann.")
@@ -321,8 +333,7 @@ def training_data_record_review(*, document, user) -> int:
     if approved and document.document_type:
         written += _record_document_type(document, validator=validator, now=now)
     if document.supplier_id is not None:
-        supplier_id = str(document.supplier_id)
-        transaction.on_commit(lambda: _enqueue_supplier_learning(supplier_id))
+        transaction.on_commit(partial(_enqueue_supplier_learning, str(document.supplier_id)))
     return written
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from ablage.testing.invoices import random_invoice
 from extraction.engine import extract
+from extraction.layout import build_layouts
 from extraction.learning.curve import CurveConfig, _pages, relabelling, run_curve
 from extraction.learning.rules import (
     candidate_spec,
@@ -14,7 +15,6 @@ from extraction.learning.rules import (
     make_example,
     value_pattern,
 )
-from extraction.layout import build_layouts
 
 pytestmark = pytest.mark.embedded
 
@@ -73,9 +73,12 @@ def test_it_activates_a_learned_rule_only_when_it_beats_the_current_result(unsee
     assert choice is not None and (choice.correct, choice.baseline_correct) == (2, 0)
     assert choice.candidate.rule_type == "anchor"
     # Already in force: choosing it again changes nothing.
-    assert choose(
-        examples, "invoice_number", supplier_id=SUPPLIER, document_type="invoice", current_key=choice.candidate.key
-    ) is None
+    assert (
+        choose(
+            examples, "invoice_number", supplier_id=SUPPLIER, document_type="invoice", current_key=choice.candidate.key
+        )
+        is None
+    )
     # Rolled back by an admin: not offered again.
     again = choose(
         examples,
