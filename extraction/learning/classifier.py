@@ -41,7 +41,7 @@ def tokens(layouts: list[PageLayout]) -> list[str]:
 
 @dataclass
 class NaiveBayes:
-    """Per type: documents seen and token counts; ``total`` the token count per type."""
+    """Per type: the documents seen and the count of each token (of the vocabulary kept at training)."""
 
     documents: dict[str, int] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)

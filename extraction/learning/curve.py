@@ -20,6 +20,7 @@ from ablage.testing.invoices import random_invoice, render_pdf
 from extraction.engine import extract
 from extraction.learning.rules import Candidate, learn, make_example
 from extraction.rules import RuleSpec
+from ocr.benchmarks import BenchmarkError
 from ocr.sources import open_source
 from ocr.types import PageContent, Word
 
@@ -108,7 +109,7 @@ def _documents(config: CurveConfig) -> dict[str, list]:
         if len(by_supplier) >= config.suppliers and all(len(d) >= config.documents for d in by_supplier.values()):
             return by_supplier
         if seed - config.seed > 20000:
-            raise ValueError(
+            raise BenchmarkError(
                 f"Der Korpus hat keine {config.suppliers} Lieferanten mit je {config.documents} Rechnungen."
             )
 
