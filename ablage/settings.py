@@ -207,6 +207,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "documents.tasks.process_document": {"queue": "ocr_cpu"},
     "notifications.tasks.*": {"queue": "notify"},
+    "extraction.tasks.*": {"queue": "extract"},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600, minimum=10)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
@@ -269,6 +270,17 @@ ABLAGE_SCHEDULE = {
         "task": "notifications.tasks.purge_expired",
         "cron": "20 * * * *",
         "description": "Abgelaufene Benachrichtigungen löschen",
+    },
+    # Cheap when there is nothing new: the task returns after one EXISTS query.
+    "classifier-train": {
+        "task": "extraction.tasks.classifier_train",
+        "cron": "20 * * * *",
+        "description": "Dokumenttyp-Modell neu lernen, wenn neue bestätigte Typen vorliegen",
+    },
+    "model-performance": {
+        "task": "extraction.tasks.model_performance_compute",
+        "cron": "50 * * * *",
+        "description": "Modellleistung je Tag berechnen (Genauigkeit, Präzision/Trefferquote/F1 je Feld)",
     },
 }
 CELERY_BEAT_SCHEDULE = {}

@@ -31,7 +31,7 @@ from documents.models import (
     Tag,
 )
 from documents.progress import progress_text
-from extraction.services import extraction_finish
+from extraction.services import extraction_finish, training_data_record_review
 from monitoring.services import audit_log_record
 from notifications import services as notify
 from ocr.errors import StopProcessing
@@ -863,6 +863,7 @@ def document_approve(*, document: Document, user, ip_address=None) -> None:
 
     supplier_document_reviewed(document=document, user=user)
     notify.notify_review_completed(document=document, reviewer=user, approved=True)
+    training_data_record_review(document=document, user=user)
     transaction.on_commit(
         lambda: events.publish(
             events.DocumentEvent(str(document.id), str(document.owner_id), Document.Status.APPROVED, stage="approved")
@@ -889,6 +890,7 @@ def document_reject(*, document: Document, user, reason: str, ip_address=None) -
     )
     workflows_document_event(document=document, event="rejected", user=user)
     notify.notify_review_completed(document=document, reviewer=user, approved=False, reason=reason)
+    training_data_record_review(document=document, user=user)
     transaction.on_commit(
         lambda: events.publish(
             events.DocumentEvent(

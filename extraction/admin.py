@@ -1,8 +1,14 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from extraction.models import ExtractionRule, ExtractionRuleVersion, ModelPerformance, TrainingData
-from extraction.services import rule_delete, rule_save
+from ablage.errors import ApplicationError
+from extraction.models import ClassifierModel, ExtractionRule, ExtractionRuleVersion, ModelPerformance, TrainingData
+from extraction.selectors import rule_suggestions
+from extraction.services import rule_delete, rule_rollback, rule_save
 
 TIMESTAMP_FIELDS = ("id", "created_at", "updated_at")
 
@@ -19,7 +25,11 @@ STATISTICS_FIELDS = (
 )
 VERSION_FIELDS = (
     "version",
+    "rule_type",
     "rule_config",
+    "learned_from",
+    "measurement",
+    "rolled_back",
     "usage_count",
     "success_count",
     "avg_confidence",
@@ -58,9 +68,11 @@ class ExtractionRuleAdmin(admin.ModelAdmin):
         "usage_count",
         "success_rate",
         "last_used_at",
+        "learned_from",
         "has_error",
     )
     list_filter = ("rule_type", "is_active", "required", "document_type")
+    actions = ("rollback_selected",)
     list_select_related = ("supplier",)
     search_fields = ("name", "field_name", "supplier__name")
     autocomplete_fields = ("supplier", "template")
@@ -68,11 +80,45 @@ class ExtractionRuleAdmin(admin.ModelAdmin):
         (None, {"fields": ("name", "field_name", "rule_type", "rule_config", "validation_regex", "template")}),
         (_("Geltungsbereich"), {"fields": ("supplier", "document_type", "priority", "required", "is_active")}),
         (_("Statistik der aktuellen Version"), {"fields": STATISTICS_FIELDS}),
-        (_("Verwaltung"), {"fields": (*TIMESTAMP_FIELDS, "created_by")}),
+        (_("Verwaltung"), {"fields": (*TIMESTAMP_FIELDS, "created_by", "learned_from")}),
     )
-    readonly_fields = (*TIMESTAMP_FIELDS, *STATISTICS_FIELDS, "created_by")
+    readonly_fields = (*TIMESTAMP_FIELDS, *STATISTICS_FIELDS, "created_by", "learned_from")
     date_hierarchy = "created_at"
     inlines = (ExtractionRuleVersionInline,)
+
+    def get_urls(self):
+        suggestions = path(
+            "suggestions/",
+            self.admin_site.admin_view(self.suggestions_view),
+            name="extraction_extractionrule_suggestions",
+        )
+        return [suggestions, *super().get_urls()]
+
+    def suggestions_view(self, request):
+        """Rules worth a look: falling success rate, unsure hits, corrected values (with the documents)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": gettext("Regelvorschläge"),
+            "suggestions": rule_suggestions(),
+        }
+        return TemplateResponse(request, "admin/extraction/rule_suggestions.html", context)
+
+    @admin.action(description=_("Auf die vorherige Version zurücksetzen"), permissions=["change"])
+    def rollback_selected(self, request, queryset):
+        for rule in queryset:
+            try:
+                rule = rule_rollback(rule=rule, user=request.user)
+            except ApplicationError as error:
+                self.message_user(request, error.message, level=messages.WARNING)
+                continue
+            self.message_user(
+                request,
+                gettext("„%(name)s“ ist zurückgesetzt, jetzt Version %(version)d.")
+                % {"name": rule.name, "version": rule.version},
+            )
 
     @admin.display(boolean=True, description=_("Fehler"))
     def has_error(self, rule):
@@ -90,7 +136,17 @@ class ExtractionRuleAdmin(admin.ModelAdmin):
 class ExtractionRuleVersionAdmin(admin.ModelAdmin):
     """Read-only: a version is a record of what a rule did and how well it did it."""
 
-    list_display = ("rule", "version", "usage_count", "success_count", "avg_confidence", "created_by", "created_at")
+    list_display = (
+        "rule",
+        "version",
+        "learned_from",
+        "rolled_back",
+        "usage_count",
+        "success_count",
+        "avg_confidence",
+        "created_by",
+        "created_at",
+    )
     list_select_related = ("rule", "created_by")
     search_fields = ("rule__name", "rule__field_name", "notes")
     readonly_fields = (*TIMESTAMP_FIELDS, "rule", *VERSION_FIELDS)
@@ -141,3 +197,18 @@ class ModelPerformanceAdmin(admin.ModelAdmin):
     search_fields = ("model_name", "model_version")
     readonly_fields = TIMESTAMP_FIELDS
     date_hierarchy = "metric_date"
+
+
+@admin.register(ClassifierModel)
+class ClassifierModelAdmin(admin.ModelAdmin):
+    """Read-only: models are trained by ``extraction.tasks.classifier_train``, never edited by hand."""
+
+    list_display = ("name", "version", "is_active", "trained_examples", "accuracy", "created_at")
+    list_filter = ("name", "is_active")
+    readonly_fields = (*TIMESTAMP_FIELDS, "name", "version", "is_active", "trained_examples", "accuracy", "parameters")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

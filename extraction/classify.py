@@ -43,6 +43,9 @@ KEYWORDS: list[tuple[str, str, float]] = [
 ]  # fmt: skip
 
 TITLE_WEIGHT = 3.0
+# The learned model's posterior counts like a title hit (3 x 3 = 9) would, a bit less: it decides
+# where the keywords are silent or split, but a printed "Gutschrift" title still outweighs it.
+LEARNED_WEIGHT = 6.0
 MIN_SCORE = 2.0
 # "Bestellung"/"Bestellnummer" appear on invoices as references; only a title makes an order.
 BODY_ONLY_DAMPING = {"order": 0.35, "contract": 0.5}
@@ -83,7 +86,8 @@ def _line_hits(line: Line) -> list[tuple[str, float]]:
     return [(kind, weight) for _, kind, weight in sorted(hits)]
 
 
-def classify(layouts: list[PageLayout]) -> tuple[str, float]:
+def classify(layouts: list[PageLayout], *, learned=None) -> tuple[str, float]:
+    """The type and a confidence; ``learned`` (``learning.classifier.NaiveBayes``) adds its posteriors."""
     scores = dict.fromkeys(TYPES, 0.0)
     title_types: set[str] = set()
     lines = [line for page in layouts for line in page.lines]
@@ -102,6 +106,12 @@ def classify(layouts: list[PageLayout]) -> tuple[str, float]:
     for kind, factor in BODY_ONLY_DAMPING.items():
         if kind not in title_types:
             scores[kind] *= factor
+    if learned is not None:
+        from extraction.learning.classifier import tokens
+
+        for kind, probability in learned.posteriors(tokens(layouts)).items():
+            if kind in scores:
+                scores[kind] += LEARNED_WEIGHT * probability
     ranked = sorted(scores.items(), key=lambda item: -item[1])
     (best, best_score), (_, second_score) = ranked[0], ranked[1]
     if best_score < MIN_SCORE:

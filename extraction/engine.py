@@ -55,13 +55,15 @@ def extract(
     today: date | None = None,
     rules: Sequence[RuleSpec] = (),
     supplier_id: str | None = None,
+    classifier=None,
 ) -> ExtractionResult:
     """The fields of ``pages``; configured ``rules`` (``extraction.rules``) compete with the built-in ones.
 
     ``supplier_id`` is the document's supplier (when known): its rules apply, and win over generic ones.
+    ``classifier`` is the learned document-type model (``extraction.learning.classifier``), if any.
     """
     layouts = build_layouts(pages)
-    document_type, type_confidence = classify(layouts)
+    document_type, type_confidence = classify(layouts, learned=classifier)
     table = find_line_items(layouts)
     contexts = label_contexts(layouts, table.lines)
     chosen = choose(labelled_candidates(contexts, document_type) + pattern_candidates(layouts))

@@ -23,7 +23,9 @@ class ExtractionRule(BaseModel):
     (The seed's ``ml_model`` type is left out until there is a model to run.)
     States: active <-> inactive. Each edit of what the rule does (type, config, validation
     regex, template) raises ``version``, leaves an ``ExtractionRuleVersion`` behind and starts
-    the usage statistics afresh (``extraction.services.rule_update``).
+    the usage statistics afresh (``extraction.services.rule_update``). ``learned_from`` > 0 marks a
+    rule the learning loop derived from that many reviewed documents (``extraction.services.
+    supplier_learn``; how many of them were corrections: its version's ``measurement``).
 
     Usage statistics of the current version: ``usage_count`` runs, ``success_count`` of them with
     a valid value, ``success_rate`` their share, ``avg_confidence`` of the hits, ``last_used_at``;
@@ -77,6 +79,11 @@ class ExtractionRule(BaseModel):
     last_used_at = models.DateTimeField(_("Zuletzt verwendet"), null=True, blank=True)
     last_error = models.TextField(_("Letzter Fehler"), blank=True)
     last_error_at = models.DateTimeField(_("Letzter Fehler am"), null=True, blank=True)
+    learned_from = models.IntegerField(
+        _("Gelernt aus Korrekturen"),
+        default=0,
+        help_text=_("0: von Hand angelegt; sonst die Zahl der geprüften Dokumente, aus denen die Regel gelernt wurde."),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -107,6 +114,7 @@ class ExtractionRule(BaseModel):
                 name="extraction_rule_template_iff_template_type",
             ),
             models.CheckConstraint(condition=Q(version__gte=1), name="extraction_rule_version_positive"),
+            models.CheckConstraint(condition=Q(learned_from__gte=0), name="extraction_rule_learned_from_non_negative"),
             # Also keeps the usage count non-negative: 0 <= success_count <= usage_count.
             models.CheckConstraint(
                 condition=Q(success_count__gte=0, success_count__lte=models.F("usage_count")),
@@ -158,12 +166,21 @@ class ExtractionRuleVersion(BaseModel):
     rolled back to an earlier version; only the counters grow while the version is in use
     (``usage_count`` runs, ``success_count`` with a valid value, ``avg_confidence`` of the hits).
     ``performance_delta`` holds what the previous version had measured when this one replaced it
-    (``extraction.services.rule_update``).
+    (``extraction.services.rule_update``). A learned version keeps what it measured on the
+    supplier's reviewed documents before it was activated (``measurement``) and how many
+    corrections it was learned from; ``rolled_back`` marks a version an admin rolled back from,
+    so the learning loop does not bring it back.
     """
 
     rule = models.ForeignKey(ExtractionRule, on_delete=models.CASCADE, related_name="versions", verbose_name=_("Regel"))
     version = models.IntegerField(_("Version"))
+    rule_type = models.CharField(
+        _("Regeltyp"), max_length=20, blank=True, help_text=_("Leer: wie die Regel (Versionen vor dem Lernen).")
+    )
     rule_config = models.JSONField(_("Konfiguration"))
+    learned_from = models.IntegerField(_("Gelernt aus Korrekturen"), default=0)
+    measurement = models.JSONField(_("Messung vor der Aktivierung"), default=dict, blank=True)
+    rolled_back = models.BooleanField(_("zurückgerollt"), default=False)
     performance_delta = models.JSONField(_("Leistungsänderung"), default=dict, blank=True)
     usage_count = models.IntegerField(_("Verwendungen"), default=0)
     success_count = models.IntegerField(_("Erfolgreiche Verwendungen"), default=0)
@@ -203,8 +220,12 @@ class TrainingData(BaseModel):
     unused -> used for training (``used_for_training`` with its ``training_batch_id``; never
     back, so a batch can be reproduced).
 
-    Not yet used by any code path: written from clerk corrections by the learning-loop issue;
-    until then maintained in admin.
+    Written for every field of every reviewed document (``extraction.services.
+    training_data_record_review``), one row per document and field: a later review of the same
+    document overwrites it. ``field_name`` ``document_type`` holds the accepted document type;
+    ``bounding_box``/``page`` the box the accepted value stands in (the extracted one when the
+    clerk confirmed it, else where the corrected value was found in the stored words);
+    ``confidence`` the extraction's confidence in its value.
     """
 
     document = models.ForeignKey(
@@ -216,6 +237,8 @@ class TrainingData(BaseModel):
     extraction_method = models.CharField(_("Extraktionsverfahren"), max_length=100, blank=True)
     was_correct = models.BooleanField(_("war korrekt"), null=True, blank=True)
     bounding_box = models.JSONField(_("Position"), null=True, blank=True)
+    page = models.PositiveIntegerField(_("Seite"), null=True, blank=True)
+    confidence = models.FloatField(_("Konfidenz der Extraktion"), null=True, blank=True)
     validated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -266,8 +289,9 @@ class ModelPerformance(BaseModel):
     Rates are fractions 0..1 (the seed used percentages). No state transitions: one row per
     model, version and time window, written once when the window is evaluated.
 
-    Not yet used by any code path: written by the metrics issue (field exact-match, F1);
-    until then maintained in admin.
+    Written by ``extraction.learning.metrics`` (the daily task ``extraction.tasks.
+    model_performance_compute``) from the day's reviewed fields: model ``extraction`` (the rule
+    set; ``field_metrics`` per field and per supplier) and ``document_type_classifier``.
     """
 
     model_name = models.CharField(_("Modell"), max_length=100)
@@ -324,3 +348,39 @@ class ModelPerformance(BaseModel):
     def __str__(self):
         window = self.metric_date.isoformat() if self.hour_of_day is None else f"{self.metric_date} {self.hour_of_day}h"
         return f"{self.model_name} {self.model_version} ({window})"
+
+
+class ClassifierModel(BaseModel):
+    """A trained document-type classifier, stored as plain JSON (never pickled: the DB is no code source).
+
+    ``parameters`` is what ``extraction.learning.classifier.NaiveBayes.from_json`` reads: per type
+    the number of documents and token counts. ``accuracy`` is its leave-one-out accuracy on the
+    ``trained_examples`` it learned from (the ``TrainingData`` rows of field ``document_type``
+    marked used with ``training_batch_id`` "<name>-v<version>"). States: active -> inactive
+    (replaced by a newer version); at most one active model per ``name``.
+    """
+
+    name = models.CharField(_("Name"), max_length=100)
+    version = models.IntegerField(_("Version"))
+    parameters = models.JSONField(_("Parameter"))
+    trained_examples = models.IntegerField(_("Trainingsbeispiele"))
+    accuracy = models.FloatField(_("Genauigkeit"), null=True, blank=True)
+    is_active = models.BooleanField(_("aktiv"), default=True)
+
+    class Meta:
+        verbose_name = _("Klassifikationsmodell")
+        verbose_name_plural = _("Klassifikationsmodelle")
+        ordering = ["name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="classifier_model_version_unique"),
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(is_active=True), name="classifier_model_one_active_per_name"
+            ),
+            models.CheckConstraint(
+                condition=Q(accuracy__isnull=True) | Q(accuracy__gte=0, accuracy__lte=1),
+                name="classifier_model_accuracy_range",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} v{self.version}"

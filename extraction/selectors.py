@@ -1,8 +1,11 @@
 """Reads for extraction: configured rules as the engine sees them, earlier documents, supplier templates."""
 
+import logging
+import re
+
 from django.db.models import F, Func, QuerySet, Value
 from django.db.models.functions import Upper
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from ablage.errors import ApplicationError
 from documents.models import Document
@@ -13,6 +16,7 @@ from extraction.validation import invoice_number_key
 from ocr.types import PageContent, Word
 
 MAX_DUPLICATES_NAMED = 3
+logger = logging.getLogger(__name__)
 
 
 def extraction_rules(user) -> QuerySet[ExtractionRule]:
@@ -145,3 +149,115 @@ def rule_try_on_document(*, spec: RuleSpec, document: Document) -> dict:
             "rule": current.rule,
         },
     }
+
+
+def active_classifier():
+    """The active learned document-type model (``NaiveBayes``), or None; a broken row is ignored."""
+    from extraction.learning.classifier import NaiveBayes
+    from extraction.models import ClassifierModel
+
+    row = ClassifierModel.objects.filter(name="document_type_classifier", is_active=True).first()
+    if row is None:
+        return None
+    try:
+        return NaiveBayes.from_json(row.parameters)
+    except ValueError:
+        logger.warning("Klassifikationsmodell %s ist unlesbar und bleibt unbenutzt.", row, exc_info=True)
+        return None
+
+
+_RULE_REF = re.compile(r"regel:([0-9a-f-]{36})@v(\d+)")
+
+
+def learned_evidence(rule_ref: str, *, cache: dict | None = None) -> dict | None:
+    """For a field's ``rule`` ("regel:<id>@v<n>"), what a learned rule was learned from, else None.
+
+    ``{"learned_from": N, "corrections": K, "text": "gelernt aus K Korrekturen"}``; ``cache``
+    (per request) saves the lookup for fields read by the same rule.
+    """
+    from extraction.models import ExtractionRuleVersion
+
+    match = _RULE_REF.fullmatch(rule_ref or "")
+    if match is None:
+        return None
+    if cache is not None and rule_ref in cache:
+        return cache[rule_ref]
+    version = (
+        ExtractionRuleVersion.objects.filter(rule_id=match[1], version=int(match[2]), learned_from__gt=0)
+        .only("learned_from", "measurement")
+        .first()
+    )
+    evidence = None
+    if version is not None:
+        corrections = version.measurement.get("corrections", 0) if isinstance(version.measurement, dict) else 0
+        if corrections:
+            text = ngettext("gelernt aus %(n)d Korrektur", "gelernt aus %(n)d Korrekturen", corrections) % {
+                "n": corrections
+            }
+        else:
+            text = ngettext(
+                "gelernt aus %(n)d geprüften Dokument", "gelernt aus %(n)d geprüften Dokumenten", version.learned_from
+            ) % {"n": version.learned_from}
+        evidence = {"learned_from": version.learned_from, "corrections": corrections, "text": text}
+    if cache is not None:
+        cache[rule_ref] = evidence
+    return evidence
+
+
+FALLING_BY = 0.1
+LOW_CONFIDENCE = 0.7
+MIN_USES = 3
+MAX_DOCUMENTS_SHOWN = 5
+
+
+def rule_suggestions() -> list[dict]:
+    """Active rules an admin should look at, each with the reasons and the documents that show why.
+
+    Reasons: the success rate fell against the previous version (by ``FALLING_BY``), the hits are
+    unsure (mean confidence under ``LOW_CONFIDENCE``), or clerks corrected values the rule read.
+    """
+    from extraction.models import TrainingData
+
+    suggestions = []
+    for rule in ExtractionRule.objects.filter(is_active=True).select_related("supplier").order_by("name"):
+        reasons = []
+        before = rule.versions.filter(version=rule.version).values_list("performance_delta", flat=True).first() or {}
+        previous_rate = before.get("success_rate") if isinstance(before, dict) else None
+        if (
+            previous_rate is not None
+            and rule.success_rate is not None
+            and rule.usage_count >= MIN_USES
+            and rule.success_rate <= previous_rate - FALLING_BY
+        ):
+            reasons.append(
+                gettext("Erfolgsquote gefallen: %(now).0f %% statt %(before).0f %% in Version %(version)s.")
+                % {"now": rule.success_rate * 100, "before": previous_rate * 100, "version": before["previous_version"]}
+            )
+        if rule.avg_confidence is not None and rule.usage_count >= MIN_USES and rule.avg_confidence < LOW_CONFIDENCE:
+            reasons.append(gettext("Geringe mittlere Konfidenz: %(value).2f.") % {"value": rule.avg_confidence})
+        wrong = list(
+            TrainingData.objects.filter(
+                extraction_method__startswith=f"regel:{rule.id}@", was_correct=False, validated_at__isnull=False
+            )
+            .select_related("document")
+            .order_by("-validated_at")[:MAX_DOCUMENTS_SHOWN]
+        )
+        if wrong:
+            reasons.append(gettext("Von der Regel gelesene Werte wurden in der Prüfung korrigiert."))
+        if reasons:
+            suggestions.append(
+                {
+                    "rule": rule,
+                    "reasons": reasons,
+                    "documents": [
+                        {
+                            "document": row.document,
+                            "field": row.field_name,
+                            "extracted": row.extracted_value,
+                            "expected": row.expected_value,
+                        }
+                        for row in wrong
+                    ],
+                }
+            )
+    return suggestions

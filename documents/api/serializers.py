@@ -6,9 +6,32 @@ from documents.progress import progress_text
 
 
 class FieldOutputSerializer(serializers.ModelSerializer):
+    learned = serializers.SerializerMethodField(
+        help_text='Bei einer gelernten Lieferantenregel: {"learned_from", "corrections", "text"} („gelernt aus 3 '
+        "Korrekturen“), sonst null."
+    )
+
     class Meta:
         model = ExtractedField
-        fields = ["name", "value", "normalized_value", "confidence", "page", "bbox", "source", "rule", "locked"]
+        fields = [
+            "name",
+            "value",
+            "normalized_value",
+            "confidence",
+            "page",
+            "bbox",
+            "source",
+            "rule",
+            "locked",
+            "learned",
+        ]
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_learned(self, field):
+        from extraction.selectors import learned_evidence
+
+        # One lookup per rule and response: the context is shared by all fields of the document.
+        return learned_evidence(field.rule, cache=self.context.setdefault("learned_evidence", {}))
 
 
 class DocumentOutputSerializer(serializers.ModelSerializer):

@@ -48,7 +48,11 @@ class RuleVersionOutputSerializer(serializers.ModelSerializer):
         model = ExtractionRuleVersion
         fields = [
             "version",
+            "rule_type",
             "rule_config",
+            "learned_from",
+            "measurement",
+            "rolled_back",
             "usage_count",
             "success_count",
             "avg_confidence",
@@ -85,6 +89,7 @@ class RuleOutputSerializer(serializers.ModelSerializer):
             "last_used_at",
             "last_error",
             "last_error_at",
+            "learned_from",
             "created_at",
             "updated_at",
         ]
@@ -95,6 +100,12 @@ class RuleDetailOutputSerializer(RuleOutputSerializer):
 
     class Meta(RuleOutputSerializer.Meta):
         fields = [*RuleOutputSerializer.Meta.fields, "versions"]
+
+
+class RuleRollbackInputSerializer(serializers.Serializer):
+    version = serializers.IntegerField(
+        required=False, min_value=1, help_text="Die Version, deren Konfiguration zurückkommt; ohne: die vorherige."
+    )
 
 
 class RuleTestInputSerializer(serializers.Serializer):

@@ -7,4 +7,5 @@ urlpatterns = [
     path("extraction-rules/test/", views.DraftRuleTestApi.as_view(), name="extraction-rule-draft-test"),
     path("extraction-rules/<uuid:rule_id>/", views.RuleDetailApi.as_view(), name="extraction-rule-detail"),
     path("extraction-rules/<uuid:rule_id>/test/", views.RuleTestApi.as_view(), name="extraction-rule-test"),
+    path("extraction-rules/<uuid:rule_id>/rollback/", views.RuleRollbackApi.as_view(), name="extraction-rule-rollback"),
 ]

@@ -16,6 +16,7 @@ from extraction.api.serializers import (
     RuleDetailOutputSerializer,
     RuleInputSerializer,
     RuleOutputSerializer,
+    RuleRollbackInputSerializer,
     RuleTestInputSerializer,
     RuleTestOutputSerializer,
 )
@@ -139,3 +140,16 @@ class DraftRuleTestApi(APIView):
         if problems:
             raise ApplicationError(" ".join(problems), code="invalid_rule")
         return Response(rule_try_on_document(spec=rule_spec(draft), document=document))
+
+
+class RuleRollbackApi(APIView):
+    """Put back an earlier version (default: the previous one) as a new version; see ``rule_rollback``."""
+
+    @extend_schema(request=RuleRollbackInputSerializer, responses=RuleDetailOutputSerializer)
+    def post(self, request, rule_id):
+        rule = _get_rule_for_user(request.user, rule_id)
+        _require(request.user, "extraction.change_extractionrule", "Keine Berechtigung, Regeln zu ändern.")
+        serializer = RuleRollbackInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rule = services.rule_rollback(rule=rule, user=request.user, to_version=serializer.validated_data.get("version"))
+        return Response(RuleDetailOutputSerializer(_get_rule_for_user(request.user, rule.id)).data)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from documents.models import Document
 from extraction.models import (
     MODEL_PERFORMANCE_RATE_FIELDS,
+    ClassifierModel,
     ExtractionRule,
     ExtractionRuleVersion,
     ModelPerformance,
@@ -62,6 +63,11 @@ def performance(**extra):
     return ModelPerformance.objects.create(**values)
 
 
+def classifier_model(**extra):
+    values = {"name": "document_type_classifier", "version": 1, "parameters": {}, "trained_examples": 1, **extra}
+    return ClassifierModel.objects.create(**values)
+
+
 def rate_above_one(rate):
     return lambda c: performance(**{rate: 1.01})
 
@@ -86,6 +92,10 @@ BAD_ROWS = {
     "model_performance_hour_range": lambda c: performance(hour_of_day=24),
     "model_performance_correct_within_total": lambda c: performance(total_predictions=3, correct_predictions=5),
     **{f"model_performance_{rate}_range": rate_above_one(rate) for rate in MODEL_PERFORMANCE_RATE_FIELDS},
+    "extraction_rule_learned_from_non_negative": lambda c: rule(learned_from=-1),
+    "classifier_model_version_unique": lambda c: (classifier_model(), classifier_model(is_active=False)),
+    "classifier_model_one_active_per_name": lambda c: (classifier_model(), classifier_model(version=2)),
+    "classifier_model_accuracy_range": lambda c: classifier_model(accuracy=1.5),
 }
 
 
@@ -97,7 +107,7 @@ def test_it_rejects_a_row_that_breaks_the_named_constraint(constraint, ctx):
 
 
 def test_it_has_a_bad_row_test_for_every_named_constraint():
-    models = (ExtractionRule, ExtractionRuleVersion, TrainingData, ModelPerformance)
+    models = (ExtractionRule, ExtractionRuleVersion, TrainingData, ModelPerformance, ClassifierModel)
     names = {constraint.name for model in models for constraint in model._meta.constraints}
     assert names == set(BAD_ROWS)
 

@@ -3,12 +3,15 @@
     python manage.py bench pipeline [--quick] [--pages N] [--seed S] [--json]
     python manage.py bench preprocessing [--count N] [--seed S] [--jobs J] [--json]
     python manage.py bench extraction [--count 200] [--seed S] [--jobs N] [--json] [--misses N]
+    python manage.py bench learning [--suppliers N] [--documents D] [--seed S] [--json]
 
 Generates its own documents, so it needs neither the database nor any files. A full run takes
 a few minutes on two cores, most of it the 50-page memory run; ``--quick`` takes about one.
 A missed target is reported, not an error: the exit code is 0 whenever the figures were taken.
 ``preprocessing`` reads N generated scans once per preprocessing variant (about 5 minutes for
 18 scans on two cores) and reads the defaults in force from SystemConfig when it can.
+``learning`` prints the learning curve of supplier rules on unseen layouts
+(``extraction.learning.curve``; about 2 minutes for 6 suppliers x 11 documents on two cores).
 """
 
 import dataclasses
@@ -23,7 +26,7 @@ from ocr.benchmarks import FULL, QUICK, BenchmarkError, format_report, run_bench
 from ocr.benchmarks.preprocessing import PreprocessingConfig, format_preprocessing_report, run_preprocessing_benchmark
 from ocr.tesseract import TesseractUnavailable
 
-SUBJECTS = ("pipeline", "preprocessing", "extraction")
+SUBJECTS = ("pipeline", "preprocessing", "extraction", "learning")
 
 
 class Command(BaseCommand):
@@ -31,7 +34,9 @@ class Command(BaseCommand):
     requires_system_checks = []
 
     def add_arguments(self, parser):
-        parser.add_argument("subject", choices=SUBJECTS, help="Was gemessen wird: pipeline, preprocessing, extraction")
+        parser.add_argument(
+            "subject", choices=SUBJECTS, help="Was gemessen wird: pipeline, preprocessing, extraction, learning"
+        )
         parser.add_argument("--quick", action="store_true", help="Weniger Seiten, Speicherlauf mit 10 statt 50 Seiten")
         parser.add_argument("--pages", type=int, help="Gescannte Einzelseiten (Standard 6, --quick 2)")
         parser.add_argument("--born-digital", type=int, help="Digitale PDFs (Standard 20, --quick 6)")
@@ -42,6 +47,8 @@ class Command(BaseCommand):
         )
         parser.add_argument("--jobs", type=int, help="preprocessing, extraction: parallele Prozesse (Standard 2)")
         parser.add_argument("--misses", type=int, default=0, help="extraction: so viele Abweichungen je Gruppe zeigen")
+        parser.add_argument("--suppliers", type=int, help="learning: Lieferanten mit ungesehenem Layout (Standard 6)")
+        parser.add_argument("--documents", type=int, help="learning: Rechnungen je Lieferant (Standard 11)")
         parser.add_argument("--json", dest="as_json", action="store_true", help="Ergebnisse als JSON statt als Tabelle")
 
     def handle(self, *args, subject, quick, pages, born_digital, rss_pages, seed, count, jobs, as_json, **options):
@@ -51,6 +58,12 @@ class Command(BaseCommand):
             misses = options["misses"]
             run = run_extraction_benchmark
             report = functools.partial(format_extraction_report, misses=misses)
+        elif subject == "learning":
+            from extraction.learning.curve import CurveConfig, format_curve, run_curve
+
+            base = CurveConfig()
+            chosen = {"suppliers": options["suppliers"], "documents": options["documents"], "seed": seed}
+            run, report = run_curve, format_curve
         elif subject == "preprocessing":
             base = PreprocessingConfig()
             chosen = {"count": count, "seed": seed, "jobs": jobs}

@@ -1,0 +1,44 @@
+"""Background work of the learning loop: per supplier after a review, and on a schedule."""
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from extraction import services
+
+
+@shared_task(
+    ignore_result=True,
+    autoretry_for=(services.LearningBusy,),
+    retry_backoff=15,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
+def supplier_learn(supplier_id: str) -> int:
+    """After a review (enqueued on commit, queue ``extract``): learn the supplier's rules; idempotent.
+
+    A run that finds another one for the same supplier in progress retries later, so the review
+    that enqueued it is still learned from.
+    """
+    from suppliers.models import Supplier
+
+    if not Supplier.objects.filter(id=supplier_id).exists():
+        return 0  # deleted meanwhile
+    return len(services.supplier_learn(supplier_id=supplier_id))
+
+
+@shared_task(ignore_result=True)
+def classifier_train() -> bool:
+    """Periodic (celery beat): retrain the document-type model when clerks confirmed new types."""
+    return services.classifier_train() is not None
+
+
+@shared_task(ignore_result=True)
+def model_performance_compute() -> int:
+    """Periodic (celery beat): yesterday's and today's quality figures (today's grow during the day)."""
+    today = timezone.localdate()
+    rows = services.model_performance_compute(day=today - timedelta(days=1))
+    rows += services.model_performance_compute(day=today)
+    return len(rows)
