@@ -66,8 +66,12 @@ class InboxFilterForm(forms.Form):
         label=_("Belegdatum von"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     date_to = forms.DateField(label=_("bis"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    amount_min = GermanDecimalField(label=_("Betrag von"), required=False, max_length=20)
-    amount_max = GermanDecimalField(label=_("bis"), required=False, max_length=20)
+    amount_min = GermanDecimalField(
+        label=_("Betrag von"), required=False, widget=forms.TextInput(attrs={"maxlength": 20, "inputmode": "decimal"})
+    )
+    amount_max = GermanDecimalField(
+        label=_("bis"), required=False, widget=forms.TextInput(attrs={"maxlength": 20, "inputmode": "decimal"})
+    )
     confidence = forms.ChoiceField(
         label=_("Sicherheit"),
         required=False,
@@ -95,8 +99,14 @@ class InboxFilterForm(forms.Form):
         return cleaned
 
     def filter(self, documents, *, user):
-        """Apply the valid filters to ``documents`` (already restricted to the user)."""
-        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        """Apply the valid filters to ``documents`` (already restricted to the user).
+
+        An invalid filter is shown with its error and left out; the others still apply.
+        """
+        data = {}
+        if self.is_bound:
+            self.is_valid()
+            data = self.cleaned_data
         if data.get("q"):
             query = data["q"]
             documents = documents.filter(
@@ -135,7 +145,8 @@ class InboxFilterForm(forms.Form):
         return documents.order_by(primary, "-created_at", "id")
 
     def page_size(self) -> int:
-        if self.is_bound and self.is_valid():
+        if self.is_bound:
+            self.is_valid()
             return self.cleaned_data.get("per_page") or 50
         return 50
 
