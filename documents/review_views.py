@@ -10,6 +10,7 @@ import contextlib
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -249,3 +250,30 @@ def review_skip(request, document_id):
         messages.info(request, _("Keine weiteren offenen Dokumente in der Prüfung."))
         return redirect("documents:queue")
     return redirect("documents:review", document_id=following.id)
+
+
+def review_stamp(document: Document) -> str:
+    """What a second clerk's open page compares against: status plus the latest audit entry."""
+    latest = (
+        AuditLog.objects.filter(object_type="documents.document", object_id=str(document.id))
+        .order_by("-created_at")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return f"{document.status}:{latest or ''}"
+
+
+@login_required
+@require_GET
+def review_changes(request, document_id):
+    """htmx poll of an open review page: 204 while nothing changed, else a notice (which ends the polling)."""
+    document = get_object_or_404(visible_documents(request.user), id=document_id)
+    if request.GET.get("stamp", "") == review_stamp(document):
+        return HttpResponse(status=204)
+    entry = (
+        AuditLog.objects.filter(object_type="documents.document", object_id=str(document.id))
+        .select_related("actor")
+        .order_by("-created_at")
+        .first()
+    )
+    return render(request, "documents/partials/review_changed.html", {"document": document, "entry": entry})

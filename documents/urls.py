@@ -38,6 +38,7 @@ urlpatterns += [
     path("dokumente/<uuid:document_id>/notizen/", review_views.review_add_note, name="review-note"),
     path("dokumente/<uuid:document_id>/beziehungen/", review_views.review_add_relation, name="review-relation"),
     path("dokumente/<uuid:document_id>/neu-verarbeiten/", review_views.review_reprocess, name="review-reprocess"),
+    path("dokumente/<uuid:document_id>/stand/", review_views.review_changes, name="review-changes"),
     path("pruefung/<uuid:document_id>/ueberspringen/", review_views.review_skip, name="queue-skip"),
 ]
 

@@ -32,7 +32,7 @@ from documents.review_queue import (
     review_release,
     review_sla_state,
 )
-from documents.review_views import review_history
+from documents.review_views import review_history, review_stamp
 from documents.search import document_search
 from documents.selectors import reviewable_documents, visible_documents, with_progress
 
@@ -181,6 +181,7 @@ def _review_page(request, document: Document, *, status=200, **kwargs):
         and document.claimed_until is not None
         and document.claimed_until >= timezone.now()
     )
+    context["stamp"] = review_stamp(document)
     context["may_decide"] = can_review and (not context["claimed_by_other"] or request.user.is_superuser)
     return render(request, "documents/review.html", context, status=status)
 

@@ -8,11 +8,15 @@ from documents.models import Document, ExtractedField
 
 
 def make_document(owner, *, title="Rechnung", status=Document.Status.REVIEW, fields=None, **columns) -> Document:
-    defaults = {"document_type": Document.DocumentType.INVOICE, "overall_confidence": 0.9, "created_at": timezone.now()}
+    defaults = {
+        "document_type": Document.DocumentType.INVOICE,
+        "overall_confidence": 0.9,
+        "created_at": timezone.now(),
+        "original_filename": f"{title}.pdf",
+    }
     document = Document.objects.create(
         owner=owner,
         title=title,
-        original_filename=f"{title}.pdf",
         mime_type="application/pdf",
         file_size=1,
         sha256="0" * 64,
