@@ -27,6 +27,8 @@ SORTS = {
     "title": _("Titel (A–Z)"),
 }
 
+NULLABLE_SORTS = {"document_date", "total_amount", "overall_confidence"}
+
 PAGE_SIZES = (25, 50, 100)
 
 
@@ -140,6 +142,9 @@ class InboxFilterForm(forms.Form):
             documents = documents.filter(assigned_to=user)
         sort = data.get("sort") or "-created_at"
         name = sort.lstrip("-")
+        if name not in NULLABLE_SORTS:
+            # Plain ORDER BY created_at DESC: the created_at index serves the first page directly.
+            return documents.order_by(sort, "-id")
         # Documents without a date or amount go last either way, not first as DESC would put them.
         primary = F(name).desc(nulls_last=True) if sort.startswith("-") else F(name).asc(nulls_last=True)
         return documents.order_by(primary, "-created_at", "id")

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from ablage.errors import ApplicationError
 from documents import bulk, review
 from documents.forms import InboxFilterForm
-from documents.models import Document, SavedView
+from documents.models import Document, ExtractedField, SavedView
 from documents.selectors import visible_documents, with_progress
 from monitoring.services import audit_log_record
 
@@ -30,7 +30,9 @@ ACTIVE_STATUSES = (Document.Status.QUEUED, Document.Status.PROCESSING)
 def inbox_context(request) -> dict:
     """Everything the list template needs for the current querystring."""
     form = InboxFilterForm(request.GET or None)
-    documents = with_progress(visible_documents(request.user)).prefetch_related("fields", "tags")
+    # Only the printed supplier name is shown from the fields (when no supplier is matched).
+    supplier_names = Prefetch("fields", queryset=ExtractedField.objects.filter(name="supplier_name"))
+    documents = with_progress(visible_documents(request.user)).prefetch_related(supplier_names, "tags")
     documents = form.filter(documents, user=request.user)
     page = Paginator(documents, form.page_size()).get_page(request.GET.get("page"))
     query = form.active_query()

@@ -2,12 +2,15 @@
 
     python manage.py bench pipeline [--quick] [--pages N] [--seed S] [--json]
     python manage.py bench preprocessing [--count N] [--seed S] [--jobs J] [--json]
+    python manage.py bench pages [--documents N] [--repeat R] [--seed S] [--json]
 
 Generates its own documents, so it needs neither the database nor any files. A full run takes
 a few minutes on two cores, most of it the 50-page memory run; ``--quick`` takes about one.
 A missed target is reported, not an error: the exit code is 0 whenever the figures were taken.
 ``preprocessing`` reads N generated scans once per preprocessing variant (about 5 minutes for
 18 scans on two cores) and reads the defaults in force from SystemConfig when it can.
+``pages`` (documents.benchmarks) renders the main screens with 10,000 generated documents in
+the database, inside a transaction it rolls back; it needs a migrated database.
 """
 
 import dataclasses
@@ -19,7 +22,7 @@ from ocr.benchmarks import FULL, QUICK, BenchmarkError, format_report, run_bench
 from ocr.benchmarks.preprocessing import PreprocessingConfig, format_preprocessing_report, run_preprocessing_benchmark
 from ocr.tesseract import TesseractUnavailable
 
-SUBJECTS = ("pipeline", "preprocessing")
+SUBJECTS = ("pipeline", "preprocessing", "pages")
 
 
 class Command(BaseCommand):
@@ -27,7 +30,7 @@ class Command(BaseCommand):
     requires_system_checks = []
 
     def add_arguments(self, parser):
-        parser.add_argument("subject", choices=SUBJECTS, help="Was gemessen wird: pipeline oder preprocessing")
+        parser.add_argument("subject", choices=SUBJECTS, help="Was gemessen wird: pipeline, preprocessing oder pages")
         parser.add_argument("--quick", action="store_true", help="Weniger Seiten, Speicherlauf mit 10 statt 50 Seiten")
         parser.add_argument("--pages", type=int, help="Gescannte Einzelseiten (Standard 6, --quick 2)")
         parser.add_argument("--born-digital", type=int, help="Digitale PDFs (Standard 20, --quick 6)")
@@ -35,10 +38,33 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, help="Erster Startwert der erzeugten Dokumente (Standard 1)")
         parser.add_argument("--count", type=int, help="preprocessing: gescannte Rechnungen (Standard 18)")
         parser.add_argument("--jobs", type=int, help="preprocessing: parallele Prozesse (Standard 2)")
+        parser.add_argument("--documents", type=int, help="pages: Dokumente in der Datenbank (Standard 10000)")
+        parser.add_argument("--repeat", type=int, help="pages: Aufrufe je Ansicht (Standard 30)")
         parser.add_argument("--json", dest="as_json", action="store_true", help="Ergebnisse als JSON statt als Tabelle")
 
-    def handle(self, *args, subject, quick, pages, born_digital, rss_pages, seed, count, jobs, as_json, **options):
-        if subject == "preprocessing":
+    def handle(
+        self,
+        *args,
+        subject,
+        quick,
+        pages,
+        born_digital,
+        rss_pages,
+        seed,
+        count,
+        jobs,
+        documents,
+        repeat,
+        as_json,
+        **options,
+    ):
+        if subject == "pages":
+            from documents.benchmarks import PagesConfig, format_pages_report, run_pages_benchmark
+
+            base = PagesConfig()
+            chosen = {"documents": documents, "repeat": repeat, "seed": seed}
+            run, report = run_pages_benchmark, format_pages_report
+        elif subject == "preprocessing":
             base = PreprocessingConfig()
             chosen = {"count": count, "seed": seed, "jobs": jobs}
             run, report = run_preprocessing_benchmark, format_preprocessing_report
