@@ -163,7 +163,7 @@ def run_pages_benchmark(config: PagesConfig, *, log) -> dict:
             raise _Rollback
     except _Rollback:
         pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load = round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None
     return {
         "load_average": load,
         "cpu_count": os.cpu_count(),

@@ -215,6 +215,9 @@ def review_claim_open(*, document: Document, user, now: datetime | None = None) 
                 .filter(_claimable(now))
                 .update(claimed_by=user, claimed_until=until)
             )
+            if changed != 1:
+                # Someone else holds it: merely looking must not cost the clerk their own claim.
+                transaction.set_rollback(True)
     except IntegrityError:
         # Another tab of the same clerk claimed something at this very moment.
         return False

@@ -334,7 +334,7 @@ def review_queue_page(request):
     """Documents waiting for review, most urgent first, with their deadline and who works on them."""
     _require_reviewer(request.user)
     now = timezone.now()
-    page = Paginator(review_queue(request.user).prefetch_related("fields"), 50).get_page(request.GET.get("page"))
+    page = Paginator(review_queue(request.user), 50).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "rows": [{"document": document, "sla": review_sla_state(document, now=now)} for document in page.object_list],

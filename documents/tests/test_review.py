@@ -325,3 +325,14 @@ def test_it_sends_a_content_security_policy_without_inline_scripts(client, revie
         assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'"
         body = client.get(url).content.decode()
         assert "<script>" not in body and ' style="' not in body
+
+
+def test_it_keeps_my_claim_when_i_look_at_a_document_someone_else_holds(reviewer, second_reviewer, owner):
+    mine, theirs = make_document(owner, title="Meins"), make_document(owner, title="Seins")
+    review_claim_open(document=mine, user=reviewer)
+    review_claim_open(document=theirs, user=second_reviewer)
+
+    assert not review_claim_open(document=theirs, user=reviewer)
+
+    mine.refresh_from_db()
+    assert mine.claimed_by == reviewer
