@@ -29,7 +29,9 @@ SORTS = {
 
 NULLABLE_SORTS = {"document_date", "total_amount", "overall_confidence"}
 
+# The first is the default: the select shows it when the querystring names none.
 PAGE_SIZES = (25, 50, 100)
+DEFAULT_PAGE_SIZE = PAGE_SIZES[0]
 
 
 class GermanDecimalField(forms.CharField):
@@ -87,7 +89,11 @@ class InboxFilterForm(forms.Form):
     mine = forms.BooleanField(label=_("Mir zugewiesen"), required=False)
     sort = forms.ChoiceField(label=_("Sortierung"), required=False, choices=list(SORTS.items()))
     per_page = forms.TypedChoiceField(
-        label=_("Pro Seite"), required=False, coerce=int, empty_value=50, choices=[(n, n) for n in PAGE_SIZES]
+        label=_("Pro Seite"),
+        required=False,
+        coerce=int,
+        empty_value=DEFAULT_PAGE_SIZE,
+        choices=[(n, n) for n in PAGE_SIZES],
     )
 
     def clean(self):
@@ -152,8 +158,8 @@ class InboxFilterForm(forms.Form):
     def page_size(self) -> int:
         if self.is_bound:
             self.is_valid()
-            return self.cleaned_data.get("per_page") or 50
-        return 50
+            return self.cleaned_data.get("per_page") or DEFAULT_PAGE_SIZE
+        return DEFAULT_PAGE_SIZE
 
     def active_query(self) -> str:
         """The querystring of the filters set (no page): what a saved view stores and links keep."""
