@@ -72,7 +72,10 @@
   }
 
   function fieldInputs() {
-    return Array.prototype.slice.call(document.querySelectorAll("#review-form .field-input:not([readonly])"));
+    // Fields, then the line-item cells, in document order; the rejection reason is not part of the flow.
+    return Array.prototype.slice.call(
+      document.querySelectorAll('#review-form input[type="text"]:not([readonly]):not(#reject-reason)')
+    );
   }
 
   function click(selector) {
