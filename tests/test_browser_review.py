@@ -49,6 +49,19 @@ FIELDS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _usable_connection(django_db_serialized_rollback, browser):
+    # The serialized rollback restores the migration-seeded rows (permissions, configuration)
+    # that an earlier transactional test's flush removed. Under Playwright's sync API the ORM
+    # runs in Playwright's greenlet context, and Django keeps a connection per context: the one
+    # an earlier celery_worker test left there was terminated by its teardown
+    # (conftest._close_other_sessions). Reopen it.
+    from django.db import connection
+
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()
+
+
 @pytest.fixture
 def second_reviewer(django_user_model, reviewer):
     user = django_user_model.objects.create_user("zweite@example.com", PASSWORD, display_name="Zoe Zweite")
