@@ -34,3 +34,15 @@ CORE_FIELDS = [
     "total_amount",
     "currency",
 ]
+
+# Review form sections, in reading order; a field in none of them lands in "Weitere Angaben".
+FIELD_GROUPS = [
+    (
+        "header",
+        _("Beleg"),
+        ["invoice_number", "invoice_date", "due_date", "delivery_date", "order_number", "customer_number"],
+    ),
+    ("supplier", _("Lieferant"), ["supplier_name", "supplier_vat_id", "supplier_tax_number"]),
+    ("amounts", _("Beträge"), ["net_amount", "vat_rate", "vat_amount", "total_amount", "currency"]),
+    ("payment", _("Zahlung"), ["iban", "bic"]),
+]

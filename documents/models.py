@@ -72,7 +72,8 @@ class Document(SoftDeleteModel):
                                       killing workers) or an internal error (reason kept)
         review -> approved | rejected clerk decision
         approved -> review            reopened by a reviewer
-        dead -> queued                reprocess
+        review | rejected | dead -> queued
+                                      a clerk sends it back for reprocessing (locked fields stay)
     Terminal: approved, rejected, dead (review waits on a person).
     """
 
@@ -144,6 +145,8 @@ class Document(SoftDeleteModel):
         _("Dokumenttyp"), max_length=20, choices=DocumentType.choices, default=DocumentType.UNKNOWN
     )
     document_type_confidence = models.FloatField(null=True, blank=True)
+    # Set when a clerk chose the type: reprocessing keeps it, like a locked field.
+    document_type_locked = models.BooleanField(default=False)
     content_source = models.CharField(max_length=20, choices=ContentSource.choices, blank=True)
     ocr_backend = models.CharField(max_length=50, blank=True)
     language = models.CharField(max_length=10, default="de")
@@ -510,3 +513,43 @@ class ExportRun(BaseModel):
 
     def __str__(self):
         return f"{self.get_format_display()} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class DocumentNote(BaseModel):
+    """A clerk's free-text remark on a document (shown in review, never parsed)."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField(_("Notiz"))
+
+    class Meta:
+        verbose_name = _("Notiz")
+        verbose_name_plural = _("Notizen")
+        ordering = ["created_at"]
+        constraints = [models.CheckConstraint(condition=~Q(text=""), name="note_text_not_empty")]
+
+    def __str__(self):
+        return self.text[:50]
+
+
+class SavedView(BaseModel):
+    """A user's named inbox filter ("Offene Telekom-Rechnungen"); ``query`` is the filter querystring.
+
+    Only its owner sees or uses it; the querystring is re-validated by the filter form on use.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(_("Name"), max_length=100)
+    query = models.CharField(max_length=2000, blank=True)
+
+    class Meta:
+        verbose_name = _("Gespeicherte Ansicht")
+        verbose_name_plural = _("Gespeicherte Ansichten")
+        ordering = ["user", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="saved_view_unique_name_per_user"),
+            models.CheckConstraint(condition=~Q(name=""), name="saved_view_name_not_empty"),
+        ]
+
+    def __str__(self):
+        return self.name

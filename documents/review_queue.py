@@ -13,6 +13,11 @@ falling back to ``review.sla_hours.default`` and then to 48 hours.
 Claims are taken without locks (STYLE.md): a guarded ``UPDATE ... WHERE unclaimed or expired``
 and the claim counts only when exactly one row changed. A partial unique constraint
 (``document_one_claim_per_user``) keeps a clerk to one claim even across two browser tabs.
+
+A claim lasts ``review.claim_minutes`` (SystemConfig, default 15) after the clerk's last
+activity: opening the document, a validation round trip or a save extends it. Once it has
+expired anybody may take the document over; the periodic refresh also clears such claims.
+While a claim is live only its holder (or a superuser) may save, approve or reject.
 """
 
 from dataclasses import dataclass
@@ -48,6 +53,17 @@ CLAIM_MAX_ROUNDS = 10
 
 
 # --- priority ---------------------------------------------------------------------------
+
+
+def review_claim_duration() -> timedelta:
+    minutes = config_get("review.claim_minutes", default=int(CLAIM_DURATION.total_seconds() // 60))
+    if minutes <= 0:
+        raise ApplicationError(
+            _("Die Bearbeitungssperre muss mindestens eine Minute dauern, ist %(minutes)s.") % {"minutes": minutes},
+            code="config_invalid_claim_minutes",
+            status_code=500,
+        )
+    return timedelta(minutes=minutes)
 
 
 def review_sla_hours(document_type: str) -> int:
@@ -137,14 +153,14 @@ def review_current_claim(*, user, now: datetime | None = None) -> Document | Non
 # --- services ---------------------------------------------------------------------------
 
 
-def review_claim_next(*, user, now: datetime | None = None) -> Document | None:
+def review_claim_next(*, user, now: datetime | None = None, skip=()) -> Document | None:
     """Claim the most urgent unclaimed (or expired) document of the user's queue.
 
     A user who already holds an active claim gets that document back with the claim
-    extended. Returns None when nothing is left to claim.
+    extended. ``skip``: ids the clerk just passed over. Returns None when nothing is left.
     """
     now = now or timezone.now()
-    until = now + CLAIM_DURATION
+    until = now + review_claim_duration()
     current = review_current_claim(user=user, now=now)
     if current is not None:
         Document.objects.filter(id=current.id, claimed_by=user).update(claimed_until=until)
@@ -154,7 +170,7 @@ def review_claim_next(*, user, now: datetime | None = None) -> Document | None:
     # it must go before the one-claim-per-user constraint lets a new claim in.
     Document.objects.filter(claimed_by=user).update(claimed_by=None, claimed_until=None)
 
-    queue = review_queue(user)
+    queue = review_queue(user).exclude(id__in=list(skip))
     for _round in range(CLAIM_MAX_ROUNDS):
         candidates = list(queue.filter(_claimable(now)).values_list("id", flat=True)[:CLAIM_BATCH])
         if not candidates:
@@ -175,6 +191,72 @@ def review_claim_next(*, user, now: datetime | None = None) -> Document | None:
             if changed == 1:
                 return queue.get(id=candidate_id)
     return None
+
+
+def review_claim_open(*, document: Document, user, now: datetime | None = None) -> bool:
+    """Claim the document a reviewer opened, if it is in review and free (or already theirs).
+
+    Opening another document gives up the clerk's previous claim: one document at a time.
+    Returns whether the user holds the claim afterwards.
+    """
+    now = now or timezone.now()
+    until = now + review_claim_duration()
+    if document.status != Document.Status.REVIEW:
+        return False
+    mine = Document.objects.filter(id=document.id, claimed_by=user, status=Document.Status.REVIEW)
+    if mine.update(claimed_until=until) == 1:
+        document.claimed_by, document.claimed_until = user, until
+        return True
+    try:
+        with transaction.atomic():
+            Document.objects.filter(claimed_by=user).update(claimed_by=None, claimed_until=None)
+            changed = (
+                Document.objects.filter(id=document.id, status=Document.Status.REVIEW)
+                .filter(_claimable(now))
+                .update(claimed_by=user, claimed_until=until)
+            )
+            if changed != 1:
+                # Someone else holds it: merely looking must not cost the clerk their own claim.
+                transaction.set_rollback(True)
+    except IntegrityError:
+        # Another tab of the same clerk claimed something at this very moment.
+        return False
+    if changed == 1:
+        document.claimed_by, document.claimed_until = user, until
+    return changed == 1
+
+
+def review_claim_check(*, document: Document, user, now: datetime | None = None) -> None:
+    """Refuse a change while another clerk's claim is live; extend the user's own claim.
+
+    Called inside the review services, so the API and the browser obey the same rule.
+    """
+    now = now or timezone.now()
+    holder = (
+        Document.objects.filter(id=document.id, claimed_by__isnull=False, claimed_until__gte=now)
+        .select_related("claimed_by")
+        .only("claimed_by")
+        .first()
+    )
+    if holder is None or holder.claimed_by_id == user.id:
+        if holder is not None:
+            Document.objects.filter(id=document.id, claimed_by=user).update(claimed_until=now + review_claim_duration())
+        return
+    if user.is_superuser:
+        return
+    raise ApplicationError(
+        _("„%(title)s“ wird gerade von %(name)s bearbeitet.") % {"title": document.title, "name": holder.claimed_by},
+        code="claimed_by_other",
+        status_code=409,
+    )
+
+
+def review_release_expired(*, now: datetime | None = None) -> int:
+    """Clear claims whose holder has been inactive past the claim duration; returns how many."""
+    now = now or timezone.now()
+    return Document.objects.filter(claimed_by__isnull=False, claimed_until__lt=now).update(
+        claimed_by=None, claimed_until=None
+    )
 
 
 def review_release(*, document: Document, user) -> None:

@@ -31,6 +31,7 @@ from documents.models import (
     Tag,
 )
 from documents.progress import progress_text
+from documents.review_queue import review_claim_check
 from extraction.services import extraction_finish, training_data_record_review
 from monitoring.services import audit_log_record
 from notifications import services as notify
@@ -632,8 +633,14 @@ def _apply_extraction(
     changed = Document.objects.filter(id=document.id, status=Document.Status.PROCESSING).update(
         status=new_status,
         status_reason="",
-        document_type=extraction.document_type,
-        document_type_confidence=extraction.document_type_confidence,
+        **(
+            {}
+            if document.document_type_locked
+            else {
+                "document_type": extraction.document_type,
+                "document_type_confidence": extraction.document_type_confidence,
+            }
+        ),
         content_source=output.content_source,
         ocr_backend=output.ocr_backend,
         page_count=len(output.pages),
@@ -805,6 +812,7 @@ def document_update_fields(*, document: Document, user, values: dict[str, str], 
         raise ApplicationError(
             "Dieses Dokument kann im aktuellen Status nicht bearbeitet werden.", code="not_editable", status_code=409
         )
+    review_claim_check(document=document, user=user)
     existing = {field.name: field for field in document.fields.all()}
     changes = {}
     for name, raw in values.items():
@@ -819,6 +827,7 @@ def document_update_fields(*, document: Document, user, values: dict[str, str], 
         except ValueError as exc:
             raise ApplicationError(f"{name}: {exc}", code="invalid_field_value", extra={"field": name}) from exc
         before = field.value if field else ""
+        _record_training_example(document, field, name=name, expected=normalized, user=user)
         ExtractedField.objects.update_or_create(
             document=document,
             name=name,
@@ -846,10 +855,40 @@ def document_update_fields(*, document: Document, user, values: dict[str, str], 
     return sorted(changes)
 
 
+def _record_training_example(document: Document, field: ExtractedField | None, *, name: str, expected: str, user):
+    """Ground truth for the learning loop: what the clerk says the field is vs. what we read.
+
+    A field never touched by extraction (``extracted_value`` empty) was missed, which is a
+    mistake too. The row is overwritten by a later correction of the same field.
+    """
+    from extraction.models import TrainingData
+
+    extracted = field.extracted_value if field else ""
+    TrainingData.objects.update_or_create(
+        document=document,
+        field_name=name,
+        defaults={
+            "expected_value": expected,
+            "extracted_value": extracted,
+            "extraction_method": (field.rule if field else "")[:100],
+            "was_correct": extracted == expected,
+            "bounding_box": field.bbox if field else None,
+            "validated_by": user,
+            "validated_at": timezone.now(),
+        },
+    )
+
+
 @transaction.atomic
 def document_approve(*, document: Document, user, ip_address=None) -> None:
+    review_claim_check(document=document, user=user)
     changed = Document.objects.filter(id=document.id, status=Document.Status.REVIEW).update(
-        status=Document.Status.APPROVED, reviewed_by=user, reviewed_at=timezone.now(), status_reason=""
+        status=Document.Status.APPROVED,
+        reviewed_by=user,
+        reviewed_at=timezone.now(),
+        status_reason="",
+        claimed_by=None,
+        claimed_until=None,
     )
     if changed != 1:
         raise ApplicationError(
@@ -876,8 +915,14 @@ def document_reject(*, document: Document, user, reason: str, ip_address=None) -
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError("Bitte einen Grund für die Ablehnung angeben.", code="reason_required")
+    review_claim_check(document=document, user=user)
     changed = Document.objects.filter(id=document.id, status=Document.Status.REVIEW).update(
-        status=Document.Status.REJECTED, status_reason=reason[:2000], reviewed_by=user, reviewed_at=timezone.now()
+        status=Document.Status.REJECTED,
+        status_reason=reason[:2000],
+        reviewed_by=user,
+        reviewed_at=timezone.now(),
+        claimed_by=None,
+        claimed_until=None,
     )
     if changed != 1:
         raise ApplicationError(

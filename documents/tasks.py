@@ -24,8 +24,9 @@ def process_document(self, job_id: str) -> None:
 @shared_task(ignore_result=True)
 def review_queue_refresh() -> int:
     """Periodic (celery beat): SLA proximity grows with time, so priorities drift."""
-    from documents.review_queue import review_queue_refresh_priorities
+    from documents.review_queue import review_queue_refresh_priorities, review_release_expired
 
+    review_release_expired()
     return review_queue_refresh_priorities()
 
 

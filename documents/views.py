@@ -11,28 +11,30 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from ablage.errors import ApplicationError
-from documents import services
-from documents.field_labels import CORE_FIELDS, FIELD_LABELS
-from documents.models import Document
+from documents import review, services
+from documents.field_labels import CORE_FIELDS, FIELD_GROUPS, FIELD_LABELS
+from documents.inbox import inbox_context
+from documents.models import Document, DocumentRelation
 from documents.review_queue import (
     review_claim_next,
+    review_claim_open,
     review_current_claim,
     review_queue,
     review_release,
     review_sla_state,
 )
+from documents.review_views import review_history, review_stamp
 from documents.search import document_search
 from documents.selectors import reviewable_documents, visible_documents, with_progress
-
-ACTIVE_STATUSES = (Document.Status.QUEUED, Document.Status.PROCESSING)
 
 
 def _get_document_for_user(user, document_id, *, review=False) -> Document:
@@ -47,23 +49,8 @@ def _client_ip(request) -> str | None:
 @login_required
 @require_GET
 def document_list(request):
-    documents = with_progress(visible_documents(request.user)).prefetch_related("fields")
-    status = request.GET.get("status", "")
-    if status in Document.Status.values:
-        documents = documents.filter(status=status)
-    query = request.GET.get("q", "").strip()
-    if query:
-        documents = documents.filter(
-            Q(title__icontains=query) | Q(original_filename__icontains=query) | Q(document_number__icontains=query)
-        )
-    page = Paginator(documents, 50).get_page(request.GET.get("page"))
-    context = {
-        "page": page,
-        "status": status,
-        "query": query,
-        "statuses": Document.Status.choices,
-        "polling": any(document.status in ACTIVE_STATUSES for document in page.object_list),
-    }
+    """The inbox: filters, sort and pagination from the querystring (``documents.inbox``)."""
+    context = inbox_context(request)
     if request.htmx and request.GET.get("partial") == "table":
         return render(request, "documents/partials/table.html", context)
     return render(request, "documents/list.html", context)
@@ -102,38 +89,36 @@ def document_upload(request):
     return redirect("documents:list")
 
 
-def _review_context(document: Document, *, errors=None, submitted=None) -> dict:
+def _review_context(document: Document, *, user, errors=None, submitted=None) -> dict:
     fields = {field.name: field for field in document.fields.all()}
     names = [name for name in FIELD_LABELS if name in fields or name in CORE_FIELDS]
     names += sorted(name for name in fields if name not in FIELD_LABELS)
-    rows = []
+    rows = {}
     for name in names:
         field = fields.get(name)
-        rows.append(
-            {
-                "name": name,
-                "label": FIELD_LABELS.get(name, name),
-                "value": (submitted or {}).get(name, field.value if field else ""),
-                "field": field,
-                "error": (errors or {}).get(name),
-            }
-        )
+        rows[name] = {
+            "name": name,
+            "label": FIELD_LABELS.get(name, name),
+            "value": (submitted or {}).get(name, field.value if field else ""),
+            "field": field,
+            "error": (errors or {}).get(name),
+        }
+    groups = []
+    placed = set()
+    for key, label, members in FIELD_GROUPS:
+        group_rows = [rows[name] for name in members if name in rows]
+        placed.update(members)
+        if group_rows:
+            groups.append({"key": key, "label": label, "rows": group_rows})
+    rest = [row for name, row in rows.items() if name not in placed]
+    if rest:
+        groups.append({"key": "other", "label": _("Weitere Angaben"), "rows": rest})
     pages = list(document.pages.order_by("page_number"))
     boxes = {page.page_number: [] for page in pages}
-    for row in rows:
+    for row in rows.values():
         field = row["field"]
         if field and field.bbox and field.page in boxes:
-            x0, y0, x1, y1 = field.bbox
-            boxes[field.page].append(
-                {
-                    "name": row["name"],
-                    "label": row["label"],
-                    "left": round(x0 * 100, 3),
-                    "top": round(y0 * 100, 3),
-                    "width": round((x1 - x0) * 100, 3),
-                    "height": round((y1 - y0) * 100, 3),
-                }
-            )
+            boxes[field.page].append({"name": row["name"], "label": row["label"], **_percent_box(field.bbox)})
     suggestion = None
     if document.supplier_id is None and document.processed_at is not None:
         from suppliers.selectors import supplier_suggestion
@@ -142,19 +127,70 @@ def _review_context(document: Document, *, errors=None, submitted=None) -> dict:
     return {
         "document": document,
         "supplier_suggestion": suggestion,
-        "rows": rows,
-        "pages": [{"page": page, "boxes": boxes[page.page_number]} for page in pages],
+        "groups": groups,
+        "rows": list(rows.values()),
+        "pages": [{"page": page, "boxes": boxes[page.page_number], "words": _page_words(page)} for page in pages],
         "latest_job": document.jobs.order_by("-created_at").first(),
+        "document_types": Document.DocumentType.choices,
+        "relation_types": DocumentRelation.RelationType.choices,
+        "line_items": _line_item_rows(document),
+        **review_history(document, user=user),
     }
+
+
+def _percent_box(bbox) -> dict:
+    x0, y0, x1, y1 = bbox
+    return {
+        "left": round(x0 * 100, 3),
+        "top": round(y0 * 100, 3),
+        "width": round((x1 - x0) * 100, 3),
+        "height": round((y1 - y0) * 100, 3),
+    }
+
+
+def _page_words(page) -> list[dict]:
+    """The page's words with their boxes, for click-to-assign; malformed entries are left out."""
+    words = []
+    for word in page.words or []:
+        bbox = word.get("bbox") if isinstance(word, dict) else None
+        text = (word.get("text") or "").strip() if isinstance(word, dict) else ""
+        if text and isinstance(bbox, list | tuple) and len(bbox) == 4:
+            words.append({"text": text, **_percent_box(bbox)})
+    return words
+
+
+def _line_item_rows(document: Document) -> list[dict]:
+    from documents.review import LINE_ITEM_KEYS
+
+    items = document.line_items if isinstance(document.line_items, list) else []
+    return [{key: str(item.get(key, "") or "") for key in LINE_ITEM_KEYS} for item in items if isinstance(item, dict)]
+
+
+def _review_page(request, document: Document, *, status=200, **kwargs):
+    context = _review_context(document, user=request.user, **kwargs)
+    can_review = reviewable_documents(request.user).filter(id=document.id).exists()
+    context["can_review"] = can_review
+    context["claim_held"] = False
+    if can_review:
+        context["claim_held"] = review_claim_open(document=document, user=request.user)
+        if not context["claim_held"]:
+            document.refresh_from_db(fields=["claimed_by", "claimed_until"])
+    context["claimed_by_other"] = (
+        document.claimed_by_id is not None
+        and document.claimed_by_id != request.user.id
+        and document.claimed_until is not None
+        and document.claimed_until >= timezone.now()
+    )
+    context["stamp"] = review_stamp(document)
+    context["may_decide"] = can_review and (not context["claimed_by_other"] or request.user.is_superuser)
+    return render(request, "documents/review.html", context, status=status)
 
 
 @login_required
 @require_GET
 def document_review(request, document_id):
     document = _get_document_for_user(request.user, document_id)
-    context = _review_context(document)
-    context["can_review"] = reviewable_documents(request.user).filter(id=document.id).exists()
-    return render(request, "documents/review.html", context)
+    return _review_page(request, document)
 
 
 @login_required
@@ -172,24 +208,44 @@ def document_review_submit(request, document_id):
                 ip_address=_client_ip(request),
             )
             messages.success(request, _("Dokument abgelehnt."))
-            return redirect("documents:list")
-        services.document_update_fields(
-            document=document, user=request.user, values=values, ip_address=_client_ip(request)
-        )
+            return redirect(_after_decision(request))
+        with transaction.atomic():
+            services.document_update_fields(
+                document=document, user=request.user, values=values, ip_address=_client_ip(request)
+            )
+            if "line_items" in request.POST:
+                review.document_update_line_items(
+                    document=document,
+                    user=request.user,
+                    items=_posted_line_items(request.POST),
+                    ip_address=_client_ip(request),
+                )
         if action == "approve":
             services.document_approve(document=document, user=request.user, ip_address=_client_ip(request))
             messages.success(request, _("„%(title)s“ freigegeben.") % {"title": document.title})
-            return redirect("documents:list")
+            return redirect(_after_decision(request))
     except ApplicationError as refusal:
         document.refresh_from_db()
         errors = {refusal.extra["field"]: refusal.message} if "field" in refusal.extra else {}
-        if not errors:
+        if not errors or refusal.extra["field"].startswith("line_"):
             messages.error(request, refusal.message)
-        context = _review_context(document, errors=errors, submitted=values)
-        context["can_review"] = True
-        return render(request, "documents/review.html", context, status=400 if errors else 409)
+        return _review_page(request, document, errors=errors, submitted=values, status=400 if errors else 409)
     messages.success(request, _("Änderungen gespeichert."))
     return redirect("documents:review", document_id=document.id)
+
+
+def _after_decision(request) -> str:
+    """Back to the queue when the clerk came from it („Weiter zum nächsten“), else to the list."""
+    if request.POST.get("next") == "queue":
+        return reverse("documents:queue")
+    return reverse("documents:list")
+
+
+def _posted_line_items(data) -> list[dict]:
+    from documents.review import LINE_ITEM_KEYS
+
+    count = min(int(data.get("line_items") or 0) if (data.get("line_items") or "0").isdigit() else 0, 500)
+    return [{key: data.get(f"line_{index}_{key}", "") for key in LINE_ITEM_KEYS} for index in range(count)]
 
 
 def _stream(key: str, *, filename: str | None = None, content_type: str | None = None):
@@ -278,7 +334,7 @@ def review_queue_page(request):
     """Documents waiting for review, most urgent first, with their deadline and who works on them."""
     _require_reviewer(request.user)
     now = timezone.now()
-    page = Paginator(review_queue(request.user).prefetch_related("fields"), 50).get_page(request.GET.get("page"))
+    page = Paginator(review_queue(request.user), 50).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "rows": [{"document": document, "sla": review_sla_state(document, now=now)} for document in page.object_list],

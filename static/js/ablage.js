@@ -2,32 +2,29 @@
 (function () {
   "use strict";
 
-  // Review: highlight a field's box on the page image while its input is focused or hovered.
-  function setActive(name, on) {
-    document.querySelectorAll('.box[data-field="' + CSS.escape(name) + '"]').forEach(function (box) {
-      box.classList.toggle("active", on);
-      if (on && box.scrollIntoView) box.scrollIntoView({ block: "nearest", behavior: "smooth" });
-    });
-    document.querySelectorAll('tr[data-field="' + CSS.escape(name) + '"]').forEach(function (row) {
-      row.classList.toggle("active", on);
-    });
+  // Inbox: ticked rows survive the table's live refresh (htmx replaces the rows).
+  var selected = new Set();
+  function syncSelection() {
+    var boxes = document.querySelectorAll('input[name="ids"][form="bulk-form"]');
+    boxes.forEach(function (box) { box.checked = selected.has(box.value); });
+    var all = document.querySelector("[data-select-all]");
+    if (all) all.checked = boxes.length > 0 && Array.prototype.every.call(boxes, function (box) { return box.checked; });
+    var count = document.getElementById("bulk-count");
+    if (count) count.textContent = selected.size ? selected.size + " " + count.dataset.suffix : "";
   }
-  document.addEventListener("focusin", function (event) {
-    var name = event.target.dataset && event.target.dataset.field;
-    if (name && event.target.tagName === "INPUT") setActive(name, true);
-  });
-  document.addEventListener("focusout", function (event) {
-    var name = event.target.dataset && event.target.dataset.field;
-    if (name && event.target.tagName === "INPUT") setActive(name, false);
-  });
-
-  // Review: Ctrl+Enter approves.
-  document.addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-      var approve = document.querySelector('#review-form button[value="approve"]');
-      if (approve) { event.preventDefault(); approve.click(); }
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.name === "ids" && target.getAttribute("form") === "bulk-form") {
+      if (target.checked) selected.add(target.value); else selected.delete(target.value);
+      syncSelection();
+    } else if (target.hasAttribute && target.hasAttribute("data-select-all")) {
+      document.querySelectorAll('input[name="ids"][form="bulk-form"]').forEach(function (box) {
+        if (target.checked) selected.add(box.value); else selected.delete(box.value);
+      });
+      syncSelection();
     }
   });
+  document.addEventListener("htmx:afterSettle", syncSelection);
 
   // Upload: drag and drop onto the drop zone fills the file input and submits.
   document.addEventListener("DOMContentLoaded", function () {

@@ -4,6 +4,7 @@
     python manage.py bench preprocessing [--count N] [--seed S] [--jobs J] [--json]
     python manage.py bench extraction [--count 200] [--seed S] [--jobs N] [--json] [--misses N]
     python manage.py bench learning [--suppliers N] [--documents D] [--seed S] [--json]
+    python manage.py bench pages [--documents N] [--repeat R] [--seed S] [--json]
 
 Generates its own documents, so it needs neither the database nor any files. A full run takes
 a few minutes on two cores, most of it the 50-page memory run; ``--quick`` takes about one.
@@ -12,6 +13,8 @@ A missed target is reported, not an error: the exit code is 0 whenever the figur
 18 scans on two cores) and reads the defaults in force from SystemConfig when it can.
 ``learning`` prints the learning curve of supplier rules on unseen layouts
 (``extraction.learning.curve``; about 2 minutes for 6 suppliers x 11 documents on two cores).
+``pages`` (documents.benchmarks) renders the main screens with 10,000 generated documents in
+the database, inside a transaction it rolls back; it needs a migrated database.
 """
 
 import dataclasses
@@ -26,7 +29,7 @@ from ocr.benchmarks import FULL, QUICK, BenchmarkError, format_report, run_bench
 from ocr.benchmarks.preprocessing import PreprocessingConfig, format_preprocessing_report, run_preprocessing_benchmark
 from ocr.tesseract import TesseractUnavailable
 
-SUBJECTS = ("pipeline", "preprocessing", "extraction", "learning")
+SUBJECTS = ("pipeline", "preprocessing", "extraction", "learning", "pages")
 
 
 class Command(BaseCommand):
@@ -35,7 +38,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "subject", choices=SUBJECTS, help="Was gemessen wird: pipeline, preprocessing, extraction, learning"
+            "subject", choices=SUBJECTS, help="Was gemessen wird: pipeline, preprocessing, extraction, learning, pages"
         )
         parser.add_argument("--quick", action="store_true", help="Weniger Seiten, Speicherlauf mit 10 statt 50 Seiten")
         parser.add_argument("--pages", type=int, help="Gescannte Einzelseiten (Standard 6, --quick 2)")
@@ -48,7 +51,12 @@ class Command(BaseCommand):
         parser.add_argument("--jobs", type=int, help="preprocessing, extraction: parallele Prozesse (Standard 2)")
         parser.add_argument("--misses", type=int, default=0, help="extraction: so viele Abweichungen je Gruppe zeigen")
         parser.add_argument("--suppliers", type=int, help="learning: Lieferanten mit ungesehenem Layout (Standard 6)")
-        parser.add_argument("--documents", type=int, help="learning: Rechnungen je Lieferant (Standard 11)")
+        parser.add_argument(
+            "--documents",
+            type=int,
+            help="learning: Rechnungen je Lieferant (Standard 11); pages: Dokumente in der Datenbank (Standard 10000)",
+        )
+        parser.add_argument("--repeat", type=int, help="pages: Aufrufe je Ansicht (Standard 30)")
         parser.add_argument("--json", dest="as_json", action="store_true", help="Ergebnisse als JSON statt als Tabelle")
 
     def handle(self, *args, subject, quick, pages, born_digital, rss_pages, seed, count, jobs, as_json, **options):
@@ -64,6 +72,12 @@ class Command(BaseCommand):
             base = CurveConfig()
             chosen = {"suppliers": options["suppliers"], "documents": options["documents"], "seed": seed}
             run, report = run_curve, format_curve
+        elif subject == "pages":
+            from documents.benchmarks import PagesConfig, format_pages_report, run_pages_benchmark
+
+            base = PagesConfig()
+            chosen = {"documents": options["documents"], "repeat": options["repeat"], "seed": seed}
+            run, report = run_pages_benchmark, format_pages_report
         elif subject == "preprocessing":
             base = PreprocessingConfig()
             chosen = {"count": count, "seed": seed, "jobs": jobs}
