@@ -279,6 +279,24 @@ def _stream(key: str, *, filename: str | None = None, content_type: str | None =
         content_type=content_type or mimetypes.guess_type(key)[0] or "application/octet-stream",
     )
     response["Cache-Control"] = "private, max-age=3600"
+    # Our content types come from the content (magic bytes), never from the browser's guess.
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _original_response(request, document: Document):
+    """The original as an attachment, after checking its SHA-256 against the one taken at upload."""
+    try:
+        handle = services.original_read_verified(document, actor=request.user)
+    except ApplicationError as refusal:
+        if refusal.status_code == 404:
+            raise Http404 from None
+        return render(request, "documents/original_refused.html", {"message": refusal.message}, status=409)
+    response = FileResponse(
+        handle, as_attachment=True, filename=document.original_filename, content_type=document.mime_type
+    )
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
@@ -286,7 +304,7 @@ def _stream(key: str, *, filename: str | None = None, content_type: str | None =
 @require_GET
 def document_original(request, document_id):
     document = _get_document_for_user(request.user, document_id)
-    return _stream(document.storage_key, filename=document.original_filename, content_type=document.mime_type)
+    return _original_response(request, document)
 
 
 @login_required
@@ -319,7 +337,7 @@ def document_archive(request, document_id):
     """The searchable PDF; for born-digital PDFs the original already is one."""
     document = _get_document_for_user(request.user, document_id)
     if not document.archive_key:
-        return _stream(document.storage_key, filename=document.original_filename, content_type=document.mime_type)
+        return _original_response(request, document)
     stem = document.original_filename.rsplit(".", 1)[0]
     return _stream(document.archive_key, filename=f"{stem} (durchsuchbar).pdf", content_type="application/pdf")
 
