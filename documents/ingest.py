@@ -299,7 +299,8 @@ def document_ingest(
         try:
             document = create(original=original)
         except IntegrityError as exc:
-            if "documentfingerprint" not in str(exc).lower():
+            # PostgreSQL names the constraint, SQLite the table: both say "fingerprint".
+            if "fingerprint" not in str(exc).lower():
                 raise
             # Another upload of the same bytes committed between our look and our insert.
             original = _original_of(owner, sha256)
