@@ -264,8 +264,10 @@ def document_ingest(
     _options_validate(
         priority=priority, document_type_hint=document_type_hint, metadata=metadata, callback_url=callback_url
     )
+    if data:
+        # Before anything parses the file: PDF and image readers are what malware aims at.
+        _virus_scan(filename, data)
     upload_validate(filename=filename, data=data)
-    _virus_scan(filename, data)
     sha256 = hashlib.sha256(data).hexdigest()
     refuse_duplicates = config_get("ingest.duplicates", "link") == "reject"
     original = _original_of(owner, sha256)

@@ -148,7 +148,8 @@ def document_upload(request):
     if _wants_json(request):
         response = JsonResponse({"results": [_upload_json(result) for result in results]}, status=status)
     elif request.htmx:
-        response = render(request, "documents/partials/upload_results.html", {"results": results}, status=status)
+        # 200 whatever the outcome: htmx swaps in only successful answers, and the refusals are the content.
+        response = render(request, "documents/partials/upload_results.html", {"results": results})
         response["HX-Trigger"] = "documents-changed"
     else:
         for result in results:
