@@ -10,6 +10,29 @@ from tests.test_browser import browser, clerk  # noqa: F401 - fixtures
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 
+@pytest.fixture(autouse=True)
+def _serialized_rollback(django_db_serialized_rollback):
+    """Leave the database as the worker tests expect it (like ``celery_worker``): a plain
+    transactional flush re-creates the content types, which the next serialized test then
+    fails to load."""
+
+
+@pytest.fixture
+def chromium(browser, django_db_blocker):  # noqa: F811
+    """The browser, and a live database connection for the ORM calls made while it runs.
+
+    With Playwright's event loop running in this thread, Django's connection is the one of
+    that context; a previous worker test's cleanup (``_close_other_sessions``) may have ended
+    it. A dead one is replaced before the test's first query.
+    """
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
+    return browser
+
+
 def _login(page, live_server, user):
     page.goto(f"{live_server.url}/")
     page.fill("#id_username", user.email)
@@ -18,7 +41,7 @@ def _login(page, live_server, user):
     page.wait_for_url(f"{live_server.url}/")
 
 
-def test_it_uploads_each_file_on_its_own_and_shows_each_result(live_server, browser, clerk, tmp_path):  # noqa: F811
+def test_it_uploads_each_file_on_its_own_and_shows_each_result(live_server, chromium, clerk, tmp_path):  # noqa: F811
     pdf = bad_uploads.pdf_with_pages(1)
     files = {
         "Rechnung.pdf": pdf,
@@ -28,7 +51,7 @@ def test_it_uploads_each_file_on_its_own_and_shows_each_result(live_server, brow
     }
     for name, content in files.items():
         (tmp_path / name).write_bytes(content)
-    page = browser.new_page(locale="de-DE")
+    page = chromium.new_page(locale="de-DE")
     page.set_default_timeout(20_000)
     posts = []
     page.on("request", lambda request: posts.append(request) if request.method == "POST" else None)
@@ -61,8 +84,8 @@ def test_it_uploads_each_file_on_its_own_and_shows_each_result(live_server, brow
     assert link.count() == 1
 
 
-def test_it_takes_files_dropped_onto_the_drop_zone(live_server, browser, clerk):  # noqa: F811
-    page = browser.new_page(locale="de-DE")
+def test_it_takes_files_dropped_onto_the_drop_zone(live_server, chromium, clerk):  # noqa: F811
+    page = chromium.new_page(locale="de-DE")
     page.set_default_timeout(20_000)
     _login(page, live_server, clerk)
     page.goto(f"{live_server.url}/hochladen/")
