@@ -26,7 +26,7 @@ def fingerprint_existing(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("documents", "0008_job_enqueued_at"),
+        ("documents", "0011_retention"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

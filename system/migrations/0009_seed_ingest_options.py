@@ -34,5 +34,5 @@ def unseed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("system", "0005_extraction_thresholds")]
+    dependencies = [("system", "0008_seed_retention")]
     operations = [migrations.RunPython(seed, unseed)]
