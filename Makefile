@@ -16,7 +16,7 @@ LOG_LEVEL ?= INFO
 
 SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng fonts-dejavu-core fonts-liberation libgl1 libglib2.0-0
 # Playwright drives the Debian chromium (executable_path=/usr/bin/chromium), never a download.
-TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) chromium
+TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) chromium dovecot-imapd
 
 comma := ,
 

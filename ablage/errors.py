@@ -31,7 +31,10 @@ def api_exception_handler(exc, context):
         exc = ApplicationError("Zu viele Dateien in einer Anfrage.", code="too_many_files")
     if isinstance(exc, ApplicationError):
         body = {"error": {"code": exc.code, "message": exc.message, **exc.extra}}
-        return Response(body, status=exc.status_code)
+        response = Response(body, status=exc.status_code)
+        if "retry_after" in exc.extra:  # 429 and 503 (RFC 9110, 10.2.3)
+            response["Retry-After"] = str(exc.extra["retry_after"])
+        return response
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = exception_handler(exc, context)

@@ -283,6 +283,11 @@ ABLAGE_SCHEDULE = {
         "cron": "50 * * * *",
         "description": "Modellleistung je Tag berechnen (Genauigkeit, Präzision/Trefferquote/F1 je Feld)",
     },
+    "poll-mail-accounts": {
+        "task": "documents.tasks.poll_mail_accounts",
+        "cron": "*/5 * * * *",
+        "description": "E-Mail-Postfächer abrufen (Anhänge werden Dokumente)",
+    },
 }
 CELERY_BEAT_SCHEDULE = {}
 CELERY_TIMEZONE = TIME_ZONE
@@ -351,6 +356,15 @@ FILE_UPLOAD_TEMP_DIR = None
 ABLAGE_MAX_PAGES = env_int("ABLAGE_MAX_PAGES", 100, minimum=1)
 # A PDF declaring more objects than this is refused before pdfium parses it (object bombs).
 ABLAGE_MAX_PDF_OBJECTS = env_int("ABLAGE_MAX_PDF_OBJECTS", 200_000, minimum=100)
+# Optional virus scan of every incoming file through clamd's unix socket (documents.clamd).
+# Fail-closed: while clamd cannot be reached, uploads are refused rather than taken unscanned.
+ABLAGE_CLAMD_SOCKET = env_str("ABLAGE_CLAMD_SOCKET", "")
+ABLAGE_CLAMD_FAIL_CLOSED = env_bool("ABLAGE_CLAMD_FAIL_CLOSED", True)
+ABLAGE_CLAMD_TIMEOUT_SECONDS = env_int("ABLAGE_CLAMD_TIMEOUT_SECONDS", 30, minimum=1)
+# Secrets stored in the database (mail passwords) are encrypted with this Fernet key; without
+# it a key is derived from SECRET_KEY (documents.mail.crypto), so rotating SECRET_KEY then
+# means entering those passwords again.
+ABLAGE_FIELD_ENCRYPTION_KEY = env_str("ABLAGE_FIELD_ENCRYPTION_KEY", "")
 ABLAGE_RENDER_DPI = env_int("ABLAGE_RENDER_DPI", 300, minimum=72)
 ABLAGE_OCR_LANGUAGES = env_str("ABLAGE_OCR_LANGUAGES", "deu+eng")
 ABLAGE_TESSERACT_CMD = env_str("ABLAGE_TESSERACT_CMD", "tesseract")

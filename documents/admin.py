@@ -382,3 +382,7 @@ class CategoryAdmin(admin.ModelAdmin):
 class TagAdmin(admin.ModelAdmin):
     list_display = ("name", "color", "description")
     search_fields = ("name",)
+
+
+# E-mail intake registers its own admin (mailboxes, mails taken).
+import documents.mail.admin  # noqa: E402, F401

@@ -3,8 +3,10 @@
 A scanner or a colleague writes into the folder; a file is taken once it has stopped
 changing (same size and modification time on two looks, and it can be opened), ingested
 with ``source=folder`` and moved to ``done/`` or, with a ``<name>.reason.txt`` saying why,
-to ``failed/``. The first sub-folder below the watched folder names a tag. Polling, no
-inotify: it works the same on network shares, where change notifications are unreliable.
+to ``failed/``. The first sub-folder below the watched folder names a tag. A ZIP archive
+(when ``ingest.zip_enabled``) goes to ``done/`` when any entry was taken, with a reason file
+naming the refused ones. Polling, no inotify: it works the same on network shares, where
+change notifications are unreliable.
 """
 
 import logging
@@ -105,7 +107,7 @@ class FolderConsumer:
         with handle:
             upload = File(handle, name=path.name)
             try:
-                [outcome] = document_ingest_batch(
+                outcomes = document_ingest_batch(
                     owner=self.owner,
                     files=[
                         IngestFile(
@@ -125,16 +127,22 @@ class FolderConsumer:
                 logger.exception("Could not ingest %s; it stays in place", relative)
                 self.errors += 1
                 return None
-        if outcome.refusal is not None:
-            return self._fail(path, relative, outcome.refusal.message)
+        # One outcome per file; a ZIP archive (when enabled) has one per entry.
+        documents = [outcome.document for outcome in outcomes if outcome.document is not None]
+        reason = "\n".join(outcome.refusal.message for outcome in outcomes if outcome.refusal is not None)
+        if not documents:
+            return self._fail(path, relative, reason)
         try:
             moved_to = _move(path, self.folder / DONE / relative)
         except OSError:
-            logger.exception("Ingested %s as %s but could not move it to %s/", relative, outcome.document.id, DONE)
+            logger.exception("Ingested %s as %s but could not move it to %s/", relative, documents[0].id, DONE)
             self._ingested[path] = signature
             self.errors += 1
             moved_to = None
-        return Consumed(relative.as_posix(), moved_to, document=outcome.document)
+        if moved_to is not None and reason:
+            # Part of an archive was refused: say which, next to the archive in done/.
+            moved_to.with_name(f"{moved_to.name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
+        return Consumed(relative.as_posix(), moved_to, document=documents[0], reason=reason)
 
     def _fail(self, path: Path, relative: Path, reason: str) -> Consumed | None:
         try:

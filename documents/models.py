@@ -192,6 +192,14 @@ class Document(SoftDeleteModel):
     legal_hold = models.BooleanField(_("Aufbewahrungssperre"), default=False)
     legal_hold_reason = models.TextField(_("Grund der Sperre"), blank=True)
     deletion_reason = models.TextField(_("Löschgrund"), blank=True)
+    # The same bytes uploaded again by the same owner, accepted and linked (DocumentRelation
+    # "duplicate_of") to the first one, the one its DocumentFingerprint names.
+    is_duplicate = models.BooleanField(_("Duplikat"), default=False)
+    # Given by the sender at upload (API): a type the sender knows, free key/value data, and
+    # a URL to call when processing ends (delivery is the notifications app's job).
+    document_type_hint = models.CharField(max_length=20, choices=DocumentType.choices, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    callback_url = models.URLField(max_length=2000, blank=True)
 
     class Meta:
         verbose_name = _("Dokument")
@@ -553,3 +561,112 @@ class SavedView(BaseModel):
 
     def __str__(self):
         return self.name
+
+
+class DocumentFingerprint(BaseModel):
+    """The owner's original for a SHA-256: what duplicate detection at ingest compares against.
+
+    A row of its own, written only by ``documents.ingest``, so that the unique constraint
+    decides a race between two uploads of the same bytes (the loser is judged a duplicate).
+    When the original is soft-deleted, the next upload of the same bytes takes the row over.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sha256 = models.CharField(max_length=64)
+    document = models.OneToOneField(Document, on_delete=models.CASCADE, related_name="fingerprint")
+
+    class Meta:
+        verbose_name = _("Prüfsumme")
+        verbose_name_plural = _("Prüfsummen")
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "sha256"], name="fingerprint_one_original_per_owner"),
+        ]
+
+    def __str__(self):
+        return self.sha256
+
+
+class MailAccount(BaseModel):
+    """An IMAP mailbox whose mail attachments become documents of ``owner``.
+
+    Polled by ``documents.tasks.poll_mail_accounts`` (beat); each mail is taken at most once,
+    recorded as a ``MailMessage`` under the mailbox's UIDVALIDITY. Only attachments are taken;
+    the mail text itself does not become a document. The password is stored encrypted
+    (``documents.mail.crypto``) and never shown again.
+    """
+
+    class Security(models.TextChoices):
+        SSL = "ssl", _("SSL/TLS (IMAPS)")
+        STARTTLS = "starttls", _("STARTTLS")
+        NONE = "none", _("Unverschlüsselt")
+
+    class ProcessedAction(models.TextChoices):
+        MARK_SEEN = "seen", _("Als gelesen markieren")
+        MOVE = "move", _("In Ordner verschieben")
+
+    name = models.CharField(_("Name"), max_length=100)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="mail_accounts")
+    host = models.CharField(_("Server"), max_length=255)
+    port = models.PositiveIntegerField(_("Port"), default=993)
+    security = models.CharField(_("Verschlüsselung"), max_length=10, choices=Security.choices, default=Security.SSL)
+    username = models.CharField(_("Benutzername"), max_length=255)
+    password_encrypted = models.TextField(editable=False)
+    folder = models.CharField(_("Ordner"), max_length=255, default="INBOX")
+    sender_filter = models.CharField(
+        _("Absender enthält"), max_length=255, blank=True, help_text=_("Leer: Mails aller Absender.")
+    )
+    subject_filter = models.CharField(
+        _("Betreff enthält"), max_length=255, blank=True, help_text=_("Leer: Mails mit jedem Betreff.")
+    )
+    processed_action = models.CharField(
+        _("Nach dem Abruf"), max_length=10, choices=ProcessedAction.choices, default=ProcessedAction.MARK_SEEN
+    )
+    processed_folder = models.CharField(_("Zielordner"), max_length=255, blank=True)
+    active = models.BooleanField(_("aktiv"), default=True)
+    last_polled_at = models.DateTimeField(_("Letzter Abruf"), null=True, blank=True)
+    last_error = models.TextField(_("Letzter Fehler"), blank=True)
+
+    class Meta:
+        verbose_name = _("E-Mail-Postfach")
+        verbose_name_plural = _("E-Mail-Postfächer")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(port__gte=1, port__lte=65535), name="mail_account_port_range"),
+            models.CheckConstraint(
+                condition=~Q(processed_action="move") | ~Q(processed_folder=""),
+                name="mail_account_move_needs_folder",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class MailMessage(BaseModel):
+    """One mail taken from a mailbox: the record that keeps it from being taken twice.
+
+    IMAP UIDs are unique only within one UIDVALIDITY of a folder, hence the key
+    (account, folder, uid_validity, uid). Written in the same transaction as its documents.
+    """
+
+    account = models.ForeignKey(MailAccount, on_delete=models.CASCADE, related_name="messages")
+    folder = models.CharField(max_length=255)
+    uid_validity = models.BigIntegerField()
+    uid = models.BigIntegerField()
+    message_id = models.CharField(max_length=998, blank=True)
+    sender = models.CharField(max_length=998, blank=True)
+    subject = models.CharField(max_length=998, blank=True)
+    # Per attachment: {"filename", "document" (id) | "error" (message)}; empty when the mail had none.
+    results = models.JSONField(default=list, blank=True)
+    documents = models.ManyToManyField(Document, blank=True, related_name="mail_messages")
+
+    class Meta:
+        verbose_name = _("Abgerufene E-Mail")
+        verbose_name_plural = _("Abgerufene E-Mails")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "folder", "uid_validity", "uid"], name="mail_message_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.sender}: {self.subject}"

@@ -4,11 +4,8 @@ import hashlib
 import io
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
-from pathlib import PurePath
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
@@ -20,6 +17,20 @@ from django.utils.dateparse import parse_date
 
 from ablage.errors import ApplicationError
 from documents import events, locks
+from documents.ingest import (  # noqa: F401 - the ways in, importable from here like every other write
+    MAX_BATCH_FILES,
+    IngestFile,
+    IngestOutcome,
+    _enqueue,
+    clean_filename,
+    document_ingest,
+    document_ingest_batch,
+    images_combine,
+    original_read_verified,
+    read_upload,
+    upload_rate_check,
+    upload_validate,
+)
 from documents.models import (
     Document,
     DocumentPage,
@@ -28,7 +39,6 @@ from documents.models import (
     JobEvent,
     OCRResult,
     ProcessingJob,
-    Tag,
 )
 from documents.progress import progress_text
 from documents.review_queue import review_claim_check
@@ -36,225 +46,9 @@ from extraction.services import extraction_finish, training_data_record_review
 from monitoring.services import audit_log_record
 from notifications import services as notify
 from ocr.errors import StopProcessing
-from ocr.filetypes import sniff
-from ocr.sources import open_source
 from workflows.services import workflows_document_event
 
 logger = logging.getLogger(__name__)
-
-# Upload refusals and their HTTP status in the API.
-_REFUSAL_STATUS = {"unsupported_file_type": 415, "file_too_large": 413}
-
-
-# --- ingest ---------------------------------------------------------------------------------
-
-
-def clean_filename(name: str) -> str:
-    """The last path component, without control characters, at most 200 characters."""
-    base = PurePath(name.replace("\\", "/")).name
-    base = "".join(ch for ch in base if ch.isprintable() and ch not in '<>:"|?*')
-    base = base.strip(" .")
-    if len(base) > 200:
-        stem, dot, extension = base.rpartition(".")
-        base = (stem[:190] + dot + extension[:9]) if dot else base[:200]
-    return base or "dokument"
-
-
-def read_upload(upload) -> bytes:
-    """Read an uploaded file, refusing an over-size one before it is read into memory."""
-    limit = settings.ABLAGE_MAX_UPLOAD_BYTES
-    if upload.size is not None and upload.size > limit:
-        raise ApplicationError(
-            f"„{clean_filename(upload.name or '')}“ ist zu groß ({upload.size / 1_048_576:.1f} MB); "
-            f"erlaubt sind {limit / 1_048_576:.0f} MB.",
-            code="file_too_large",
-            status_code=413,
-        )
-    upload.seek(0)
-    return upload.read(limit + 1)
-
-
-def upload_validate(*, filename: str, data: bytes) -> None:
-    """Refuse what cannot become a document, before anything is stored."""
-    if len(data) == 0:
-        raise ApplicationError(f"„{filename}“ ist leer.", code="empty_file")
-    limit = settings.ABLAGE_MAX_UPLOAD_BYTES
-    if len(data) > limit:
-        raise ApplicationError(
-            f"„{filename}“ ist zu groß ({len(data) / 1_048_576:.1f} MB); erlaubt sind {limit / 1_048_576:.0f} MB.",
-            code="file_too_large",
-            status_code=413,
-        )
-    from ocr.options import load_options
-
-    try:
-        with open_source(data, max_pages=load_options().max_pages) as source:
-            _einvoice_validate(data, source)
-    except StopProcessing as refusal:
-        raise ApplicationError(
-            f"„{filename}“: {refusal.message}",
-            code=refusal.code,
-            status_code=_REFUSAL_STATUS.get(refusal.code, 400),
-        ) from refusal
-
-
-def _einvoice_validate(data: bytes, source) -> None:
-    """Hostile XML is refused at the door; an unreadable e-invoice too, unless a PDF carries it."""
-    from extraction.einvoice import INVALID_EINVOICE, find_einvoice, parse_einvoice
-    from ocr.filetypes import PDF, XML
-
-    if source.file_type not in (PDF, XML):
-        return
-    found = source.einvoice if source.file_type == XML else find_einvoice(data)
-    if found is None:
-        return
-    try:
-        parse_einvoice(found)
-    except StopProcessing as refusal:
-        if refusal.code == INVALID_EINVOICE and source.file_type == PDF:
-            return  # the visible pages are read instead
-        raise
-
-
-def document_ingest(
-    *,
-    owner,
-    filename: str,
-    data: bytes,
-    source: str = Document.Source.UPLOAD,
-    source_reference: str = "",
-    title: str = "",
-    priority: int = 5,
-) -> Document:
-    """Validate, store the original under a UUID name, create Document + ProcessingJob, enqueue on commit."""
-    filename = clean_filename(filename)
-    if not 1 <= priority <= 10:
-        raise ApplicationError("Die Priorität muss zwischen 1 und 10 liegen.", code="invalid_priority")
-    upload_validate(filename=filename, data=data)
-    file_type = sniff(data[:1024])
-    document_id = uuid.uuid4()
-    now = timezone.now()
-    key = default_storage.save(f"originals/{now:%Y/%m}/{document_id}.{file_type.extension}", ContentFile(data))
-    try:
-        with transaction.atomic():
-            document = Document.objects.create(
-                id=document_id,
-                owner=owner,
-                title=(title or PurePath(filename).stem)[:255],
-                original_filename=filename,
-                mime_type=file_type.mime_type,
-                file_size=len(data),
-                sha256=hashlib.sha256(data).hexdigest(),
-                storage_key=key,
-                source=source,
-                source_reference=source_reference[:255],
-                priority=priority,
-            )
-            job = ProcessingJob.objects.create(document=document, queue="ocr_cpu", created_by=owner)
-            JobEvent.objects.create(job=job, event_type="queued", message="Dokument angenommen")
-            audit_log_record(
-                actor=owner,
-                action="document.uploaded",
-                obj=document,
-                changes={"filename": filename, "sha256": document.sha256, "source": source},
-            )
-            notify.notify_document_event(event="document.created", document=document, occurrence=str(document.id))
-            transaction.on_commit(lambda: _enqueue(job))
-            workflows_document_event(document=document, event="uploaded", user=owner, dedup="uploaded")
-    except Exception:
-        # Nothing half-created: without its row the stored original would be an orphan.
-        default_storage.delete(key)
-        raise
-    return document
-
-
-def _enqueue(job: ProcessingJob) -> None:
-    from documents.tasks import process_document
-
-    ProcessingJob.objects.filter(id=job.id).update(enqueued_at=timezone.now())
-    process_document.apply_async(args=[str(job.id)], queue=job.queue, priority=job.document.priority)
-
-
-MAX_BATCH_FILES = 50
-
-
-@dataclass(frozen=True)
-class IngestFile:
-    """One file to ingest. ``read`` is called late so that an over-size upload is refused unread."""
-
-    filename: str
-    read: Callable[[], bytes]
-    source_reference: str = ""
-    title: str = ""
-
-
-@dataclass(frozen=True)
-class IngestOutcome:
-    """What became of one file: a document, or the refusal that kept it out."""
-
-    filename: str
-    document: Document | None = None
-    refusal: ApplicationError | None = None
-
-
-def document_ingest_batch(
-    *,
-    owner,
-    files: list[IngestFile],
-    source: str = Document.Source.API,
-    priority: int = 5,
-    tags: list[str] | tuple[str, ...] = (),
-) -> list[IngestOutcome]:
-    """Ingest each file on its own, in order, and tag it; one refused file never stops the others.
-
-    Refuses the whole batch (nothing stored) when it has no or too many files, or a tag name
-    is unusable. Tags are created when missing (matched case-insensitively) and attached in
-    the file's transaction, so the job is enqueued only once the document carries them.
-    """
-    if not files:
-        raise ApplicationError("Bitte mindestens eine Datei senden.", code="no_files")
-    if len(files) > MAX_BATCH_FILES:
-        raise ApplicationError(
-            f"Zu viele Dateien ({len(files)}); höchstens {MAX_BATCH_FILES} pro Sendung.", code="too_many_files"
-        )
-    tag_names = list(dict.fromkeys(name.strip() for name in tags if name.strip()))
-    for name in tag_names:
-        if len(name) > 100:
-            raise ApplicationError(
-                f"Das Schlagwort „{name[:40]}…“ ist zu lang; erlaubt sind 100 Zeichen.", code="invalid_tag"
-            )
-    outcomes = []
-    for file in files:
-        filename = clean_filename(file.filename)
-        document = None
-        try:
-            with transaction.atomic():
-                document = document_ingest(
-                    owner=owner,
-                    filename=file.filename,
-                    data=file.read(),
-                    source=source,
-                    source_reference=file.source_reference,
-                    title=file.title,
-                    priority=priority,
-                )
-                document.tags.add(
-                    *(
-                        Tag.objects.filter(name__iexact=name).first() or Tag.objects.get_or_create(name=name)[0]
-                        for name in tag_names
-                    )
-                )
-        except ApplicationError as refusal:
-            outcomes.append(IngestOutcome(filename, refusal=refusal))
-            continue
-        except Exception:
-            if document is not None:
-                # The row went with the rolled-back transaction; its original must not stay behind.
-                default_storage.delete(document.storage_key)
-            raise
-        outcomes.append(IngestOutcome(filename, document=document))
-    return outcomes
-
 
 # --- processing ----------------------------------------------------------------------------
 

@@ -1,3 +1,5 @@
+from contextlib import suppress
+
 from celery import shared_task
 
 from documents import services
@@ -42,3 +44,28 @@ def scheduled_export(target: str = "buchhaltung", days: int = 1, status: str = "
     from documents.exports.services import scheduled_export as run
 
     return len(run(target=target, days=days, status=status))
+
+
+@shared_task(ignore_result=True)
+def poll_mail_accounts() -> int:
+    """Periodic (celery beat): one task per active mailbox, so that one slow server holds up no other."""
+    from documents.models import MailAccount
+
+    account_ids = list(MailAccount.objects.filter(active=True).values_list("id", flat=True))
+    for account_id in account_ids:
+        poll_mail_account.delay(str(account_id))
+    return len(account_ids)
+
+
+@shared_task(ignore_result=True)
+def poll_mail_account(account_id: str) -> None:
+    from ablage.errors import ApplicationError
+    from documents.mail.services import mail_account_poll
+    from documents.models import MailAccount
+
+    account = MailAccount.objects.filter(id=account_id, active=True).first()
+    if account is None:
+        return
+    # A refusal is recorded on the account (last_error); the next poll tries again.
+    with suppress(ApplicationError):
+        mail_account_poll(account=account)

@@ -15,6 +15,7 @@ urlpatterns = [
     path("dokumente/<uuid:document_id>/e-rechnung.xml", views.document_einvoice, name="einvoice"),
     path("dokumente/<uuid:document_id>/seiten/<int:page_number>.jpg", views.document_page_image, name="page-image"),
     path("dokumente/<uuid:document_id>/zeile/", views.document_status, name="row"),
+    path("dokumente/<uuid:document_id>/fortschritt/", views.document_progress, name="progress"),
 ]
 
 # Inbox: saved views and bulk actions.

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,8 +22,9 @@ from django.views.decorators.http import require_GET, require_POST
 from ablage.errors import ApplicationError
 from documents import review, services
 from documents.field_labels import CORE_FIELDS, FIELD_GROUPS, FIELD_LABELS
-from documents.inbox import inbox_context
+from documents.inbox import ACTIVE_STATUSES, inbox_context
 from documents.models import Document, DocumentRelation
+from documents.progress import progress_text
 from documents.review_queue import (
     review_claim_next,
     review_claim_open,
@@ -56,37 +57,112 @@ def document_list(request):
     return render(request, "documents/list.html", context)
 
 
+def _wants_json(request) -> bool:
+    # The upload script (static/js/upload.js) sends one request per file and asks for JSON.
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _upload_result(outcome) -> dict:
+    if outcome.document is None:
+        return {"name": outcome.filename, "status": "rejected", "message": outcome.refusal.message}
+    document = outcome.document
+    message = _("angenommen, wird verarbeitet")
+    if document.is_duplicate:
+        original = document.relations_from.filter(relation_type="duplicate_of").select_related("target").first()
+        uploaded = timezone.localtime(original.target.created_at) if original else None
+        message = (
+            _("Duplikat: dieses Dokument wurde bereits am %(date)s hochgeladen; verknüpft und angenommen.")
+            % {"date": f"{uploaded:%d.%m.%Y %H:%M}"}
+            if uploaded
+            else _("Duplikat, angenommen.")
+        )
+    return {
+        "name": outcome.filename,
+        "status": outcome.status,
+        "message": message,
+        "document": document,
+    }
+
+
+def _upload_json(result: dict) -> dict:
+    document = result.get("document")
+    body = {key: result[key] for key in ("name", "status", "message")}
+    if document is not None:
+        body["document"] = {
+            "id": str(document.id),
+            "url": reverse("documents:review", args=[document.id]),
+            "progress_url": reverse("documents:progress", args=[document.id]),
+        }
+    return body
+
+
 @login_required
-@require_POST
 def document_upload(request):
+    """The upload page (GET) and the upload itself (POST: a form post, htmx, or one file per script request)."""
     if not request.user.has_perm("documents.add_document"):
         raise PermissionDenied
+    if request.method == "GET":
+        return render(request, "documents/upload.html")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["GET", "POST"])
     files = request.FILES.getlist("files")
     results = []
-    for upload in files:
-        try:
-            document = services.document_ingest(
-                owner=request.user,
-                filename=upload.name,
-                data=services.read_upload(upload),
-                source=Document.Source.UPLOAD,
-            )
-        except ApplicationError as refusal:
-            results.append({"name": services.clean_filename(upload.name), "ok": False, "message": refusal.message})
-        else:
-            results.append({"name": document.original_filename, "ok": True, "document": document})
-    if not files:
-        results.append({"name": "", "ok": False, "message": _("Bitte mindestens eine Datei auswählen.")})
-    if request.htmx:
+    status = 200
+    try:
+        if not files:
+            raise ApplicationError(_("Bitte mindestens eine Datei auswählen."), code="no_files")
+        services.upload_rate_check(user=request.user, files=len(files))
+        ingest_files = [
+            services.IngestFile(filename=upload.name, read=lambda upload=upload: services.read_upload(upload))
+            for upload in files
+        ]
+        if request.POST.get("combine") and len(files) > 1:
+            pages = [(upload.name, services.read_upload(upload)) for upload in files]
+            combined = services.images_combine(files=pages)
+            stem = services.clean_filename(files[0].name).rsplit(".", 1)[0]
+            ingest_files = [services.IngestFile(filename=f"{stem} ({len(pages)} Bilder).tif", read=lambda: combined)]
+        outcomes = services.document_ingest_batch(owner=request.user, files=ingest_files, source=Document.Source.UPLOAD)
+        results = [_upload_result(outcome) for outcome in outcomes]
+        if all(outcome.document is None for outcome in outcomes):
+            status = outcomes[0].refusal.status_code
+    except ApplicationError as refusal:
+        results = [{"name": "", "status": "rejected", "message": refusal.message}]
+        status = refusal.status_code
+        retry_after = refusal.extra.get("retry_after")
+    else:
+        retry_after = None
+    if _wants_json(request):
+        response = JsonResponse({"results": [_upload_json(result) for result in results]}, status=status)
+    elif request.htmx:
+        # 200 whatever the outcome: htmx swaps in only successful answers, and the refusals are the content.
         response = render(request, "documents/partials/upload_results.html", {"results": results})
         response["HX-Trigger"] = "documents-changed"
-        return response
-    for result in results:
-        if result["ok"]:
-            messages.success(request, _("„%(name)s“ angenommen.") % {"name": result["name"]})
-        else:
-            messages.error(request, result["message"])
-    return redirect("documents:list")
+    else:
+        for result in results:
+            if result["status"] == "rejected":
+                messages.error(request, result["message"])
+            else:
+                messages.success(request, f"„{result['name']}“: {result['message']}")
+        return redirect("documents:list")
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+@login_required
+@require_GET
+def document_progress(request, document_id):
+    """A document's processing state for the upload page, polled until it is final."""
+    document = get_object_or_404(with_progress(visible_documents(request.user)), id=document_id)
+    return JsonResponse(
+        {
+            "status": document.status,
+            "status_display": document.get_status_display(),
+            "final": document.status not in ACTIVE_STATUSES,
+            "reason": document.status_reason,
+            "progress": progress_text(document.job_progress) if document.job_progress else "",
+        }
+    )
 
 
 def _review_context(document: Document, *, user, errors=None, submitted=None) -> dict:
@@ -259,6 +335,24 @@ def _stream(key: str, *, filename: str | None = None, content_type: str | None =
         content_type=content_type or mimetypes.guess_type(key)[0] or "application/octet-stream",
     )
     response["Cache-Control"] = "private, max-age=3600"
+    # Our content types come from the content (magic bytes), never from the browser's guess.
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _original_response(request, document: Document):
+    """The original as an attachment, after checking its SHA-256 against the one taken at upload."""
+    try:
+        handle = services.original_read_verified(document, actor=request.user)
+    except ApplicationError as refusal:
+        if refusal.status_code == 404:
+            raise Http404 from None
+        return render(request, "documents/original_refused.html", {"message": refusal.message}, status=409)
+    response = FileResponse(
+        handle, as_attachment=True, filename=document.original_filename, content_type=document.mime_type
+    )
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
@@ -266,7 +360,7 @@ def _stream(key: str, *, filename: str | None = None, content_type: str | None =
 @require_GET
 def document_original(request, document_id):
     document = _get_document_for_user(request.user, document_id)
-    return _stream(document.storage_key, filename=document.original_filename, content_type=document.mime_type)
+    return _original_response(request, document)
 
 
 @login_required
@@ -299,7 +393,7 @@ def document_archive(request, document_id):
     """The searchable PDF; for born-digital PDFs the original already is one."""
     document = _get_document_for_user(request.user, document_id)
     if not document.archive_key:
-        return _stream(document.storage_key, filename=document.original_filename, content_type=document.mime_type)
+        return _original_response(request, document)
     stem = document.original_filename.rsplit(".", 1)[0]
     return _stream(document.archive_key, filename=f"{stem} (durchsuchbar).pdf", content_type="application/pdf")
 

@@ -52,6 +52,10 @@ class DocumentOutputSerializer(serializers.ModelSerializer):
             "status_reason",
             "source",
             "priority",
+            "is_duplicate",
+            "document_type_hint",
+            "metadata",
+            "callback_url",
             "document_type",
             "content_source",
             "ocr_backend",
@@ -119,9 +123,36 @@ class DocumentUploadInputSerializer(serializers.Serializer):
         default="",
         help_text="Schlagwörter, durch Kommas getrennt; fehlende werden angelegt.",
     )
+    document_type = serializers.ChoiceField(
+        choices=Document.DocumentType.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Hinweis des Absenders, welcher Dokumenttyp es ist.",
+    )
+    metadata = serializers.JSONField(
+        binary=True, required=False, default=dict, help_text="Freie Schlüssel/Werte als JSON-Objekt (höchstens 16 KB)."
+    )
+    callback_url = serializers.URLField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text="http(s)-Adresse, die nach der Verarbeitung benachrichtigt werden soll.",
+    )
 
     def validate_tags(self, value: str) -> list[str]:
         return _tag_names(value)
+
+    def validate_metadata(self, value) -> dict:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Metadaten müssen ein JSON-Objekt sein.")
+        return value
+
+    def validate_callback_url(self, value: str) -> str:
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise serializers.ValidationError("Nur http- und https-Adressen sind erlaubt.")
+        return value
 
 
 class DocumentBatchInputSerializer(serializers.Serializer):
@@ -138,6 +169,11 @@ class DocumentBatchInputSerializer(serializers.Serializer):
         default="",
         help_text="Schlagwörter für alle Dateien, durch Kommas getrennt; fehlende werden angelegt.",
     )
+    combine = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Alle Bilder (PNG, JPEG, TIFF) als Seiten eines einzigen Dokuments zusammenfassen.",
+    )
 
     def validate_tags(self, value: str) -> list[str]:
         return _tag_names(value)
@@ -149,7 +185,7 @@ class ErrorOutputSerializer(serializers.Serializer):
 
 
 # Inline enum: a ChoiceField named "status" would collide with Document.status's enum component.
-@extend_schema_field({"type": "string", "enum": ["accepted", "rejected"]})
+@extend_schema_field({"type": "string", "enum": ["accepted", "duplicate", "rejected"]})
 class BatchStatusField(serializers.CharField):
     pass
 

@@ -19,6 +19,7 @@ from documents.api.serializers import (
     FieldsInputSerializer,
     RejectInputSerializer,
 )
+from documents.archives import is_zip, zip_entries
 from documents.models import Document
 from documents.selectors import reviewable_documents, visible_documents
 
@@ -45,7 +46,23 @@ class DocumentListCreateApi(ListAPIView):
             raise PermissionDenied("Keine Berechtigung zum Hochladen.")
         serializer = DocumentUploadInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        upload = serializer.validated_data["file"]
+        services.upload_rate_check(user=request.user)
+        data = serializer.validated_data
+        upload = data["file"]
+
+        def read() -> bytes:
+            content = services.read_upload(upload)
+            if is_zip(content):
+                # Refused for what it is (not enabled, a bomb, ...) first; a good archive still
+                # needs the batch endpoint: one request here answers with one document.
+                zip_entries(filename=services.clean_filename(upload.name), data=content)
+                raise ApplicationError(
+                    f"„{services.clean_filename(upload.name)}“: ZIP-Archive bitte an /api/v1/documents/batch/ senden.",
+                    code="zip_needs_batch",
+                    status_code=415,
+                )
+            return content
+
         # A batch of one: the same refusals (and status codes) as ever, and the tags are
         # attached before the job is enqueued.
         [outcome] = services.document_ingest_batch(
@@ -53,13 +70,16 @@ class DocumentListCreateApi(ListAPIView):
             files=[
                 services.IngestFile(
                     filename=upload.name,
-                    read=lambda: services.read_upload(upload),
-                    title=serializer.validated_data.get("title", ""),
+                    read=read,
+                    title=data.get("title", ""),
+                    document_type_hint=data["document_type"],
+                    metadata=data["metadata"],
+                    callback_url=data["callback_url"],
                 )
             ],
             source=Document.Source.API,
-            priority=serializer.validated_data["priority"],
-            tags=serializer.validated_data["tags"],
+            priority=data["priority"],
+            tags=data["tags"],
         )
         if outcome.refusal is not None:
             raise outcome.refusal
@@ -87,12 +107,17 @@ class DocumentBatchApi(APIView):
             ) from None
         serializer = DocumentBatchInputSerializer(data=data)
         serializer.is_valid(raise_exception=True)
+        uploads = serializer.validated_data["files"]
+        services.upload_rate_check(user=request.user, files=max(1, len(uploads)))
+        files = [
+            services.IngestFile(filename=upload.name, read=lambda upload=upload: services.read_upload(upload))
+            for upload in uploads
+        ]
+        if serializer.validated_data["combine"]:
+            files = [_combined(uploads)]
         outcomes = services.document_ingest_batch(
             owner=request.user,
-            files=[
-                services.IngestFile(filename=upload.name, read=lambda upload=upload: services.read_upload(upload))
-                for upload in serializer.validated_data["files"]
-            ],
+            files=files,
             source=Document.Source.API,
             priority=serializer.validated_data["priority"],
             tags=serializer.validated_data["tags"],
@@ -102,7 +127,7 @@ class DocumentBatchApi(APIView):
             "results": [
                 {
                     "filename": outcome.filename,
-                    "status": "accepted" if outcome.document is not None else "rejected",
+                    "status": outcome.status,
                     "document": outcome.document,
                     "error": {"code": outcome.refusal.code, "message": outcome.refusal.message}
                     if outcome.refusal is not None
@@ -121,6 +146,14 @@ class DocumentBatchApi(APIView):
             code = status.HTTP_400_BAD_REQUEST
             body["error"] = {"code": "all_files_rejected", "message": "Keine der Dateien wurde angenommen."}
         return Response(BatchOutputSerializer(body).data, status=code)
+
+
+def _combined(uploads) -> services.IngestFile:
+    """Scanned pages sent as separate images, as one file: refused as a whole when one page is bad."""
+    pages = [(upload.name, services.read_upload(upload)) for upload in uploads]
+    combined = services.images_combine(files=pages)
+    stem = services.clean_filename(pages[0][0]).rsplit(".", 1)[0]
+    return services.IngestFile(filename=f"{stem} ({len(pages)} Bilder).tif", read=lambda: combined)
 
 
 class DocumentDetailApi(APIView):

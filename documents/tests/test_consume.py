@@ -127,6 +127,35 @@ class TestOnce:
         assert (folder / "done" / "rechnung-2.pdf").read_bytes() == pdf
         assert Document.objects.count() == 1
 
+    def test_it_takes_each_entry_of_an_enabled_zip_and_names_the_refused_ones(self, folder, owner):
+        from ablage.testing.bad_uploads import zip_of
+        from system.services import config_set
+
+        config_set(key="ingest.zip_enabled", value=True, user=None)
+        _drop(folder, "Scanner/belege.zip", zip_of({"a.pdf": bad_files.valid_pdf(), "b.pdf": b""}))
+
+        _consume(folder, owner)
+
+        document = Document.objects.get()
+        assert document.original_filename == "a.pdf"
+        assert [tag.name for tag in document.tags.all()] == ["Scanner"]
+        assert (folder / "done" / "Scanner" / "belege.zip").exists()
+        reason = (folder / "done" / "Scanner" / "belege.zip.reason.txt").read_text(encoding="utf-8")
+        assert reason.strip() == "„b.pdf“ ist leer."
+
+    def test_it_moves_a_refused_duplicate_to_failed_with_the_reason(self, folder, owner):
+        from system.services import config_set
+
+        config_set(key="ingest.duplicates", value="reject", user=None)
+        services.document_ingest(owner=owner, filename="erste.pdf", data=bad_files.valid_pdf())
+        _drop(folder, "zweite.pdf", bad_files.valid_pdf())
+
+        _consume(folder, owner)
+
+        assert Document.objects.count() == 1
+        reason = (folder / "failed" / "zweite.pdf.reason.txt").read_text(encoding="utf-8")
+        assert "Dieses Dokument wurde bereits am" in reason and "(„erste.pdf“)" in reason
+
     def test_it_sanitises_the_file_name(self, folder, owner):
         _drop(folder, 'Rechnung: "März"?.pdf', bad_files.valid_pdf())
 

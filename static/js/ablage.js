@@ -26,25 +26,7 @@
   });
   document.addEventListener("htmx:afterSettle", syncSelection);
 
-  // Upload: drag and drop onto the drop zone fills the file input and submits.
   document.addEventListener("DOMContentLoaded", function () {
-    var zone = document.querySelector("[data-dropzone]");
-    if (zone) {
-      var input = zone.querySelector('input[type="file"]');
-      ["dragenter", "dragover"].forEach(function (type) {
-        zone.addEventListener(type, function (event) { event.preventDefault(); zone.classList.add("over"); });
-      });
-      ["dragleave", "drop"].forEach(function (type) {
-        zone.addEventListener(type, function () { zone.classList.remove("over"); });
-      });
-      zone.addEventListener("drop", function (event) {
-        event.preventDefault();
-        input.files = event.dataTransfer.files;
-        zone.requestSubmit();
-      });
-      zone.addEventListener("htmx:afterRequest", function () { input.value = ""; });
-    }
-
     // Live updates over a websocket when the server has a channel layer; otherwise htmx polls.
     if (document.body.dataset.liveUpdates === "websocket") {
       var scheme = location.protocol === "https:" ? "wss://" : "ws://";
