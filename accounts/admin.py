@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from accounts.models import APIKey, User, hash_api_key
+from accounts.models import APIKey, LoginFailure, Team, User, hash_api_key
 
 
 class UserCreationForm(auth_forms.AdminUserCreationForm):
@@ -149,3 +149,28 @@ class APIKeyAdmin(admin.ModelAdmin):
             ngettext("%(count)d Schlüssel widerrufen.", "%(count)d Schlüssel widerrufen.", count) % {"count": count},
             messages.SUCCESS,
         )
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "member_count")
+    search_fields = ("name", "members__email")
+    filter_horizontal = ("members",)
+
+    @admin.display(description=_("Mitglieder"))
+    def member_count(self, obj):
+        return obj.members.count()
+
+
+@admin.register(LoginFailure)
+class LoginFailureAdmin(admin.ModelAdmin):
+    """Read-only: rows are written by the sign-in and expire with the lockout window."""
+
+    list_display = ("created_at", "email", "ip_address")
+    search_fields = ("email", "ip_address")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -118,6 +118,10 @@ class Document(SoftDeleteModel):
     all_objects = DocumentQuerySet.as_manager()
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="documents")
+    # Shared with this team's members (documents.selectors.visible_documents); null = owner only.
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="documents"
+    )
     title = models.CharField(_("Titel"), max_length=255)
     original_filename = models.CharField(_("Dateiname"), max_length=255)
     mime_type = models.CharField(max_length=100)
@@ -510,3 +514,24 @@ class ExportRun(BaseModel):
 
     def __str__(self):
         return f"{self.get_format_display()} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class DocumentNote(BaseModel):
+    """A free-text remark someone left on a document ("Skonto mit Lieferant geklärt").
+
+    Append-only like a comment thread: notes are never edited; their author or an admin may
+    delete one (the deletion is audited).
+    """
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField(_("Notiz"))
+
+    class Meta:
+        verbose_name = _("Notiz")
+        verbose_name_plural = _("Notizen")
+        ordering = ["document", "created_at"]
+        constraints = [models.CheckConstraint(condition=~Q(text=""), name="note_text_not_empty")]
+
+    def __str__(self):
+        return self.text[:50]
