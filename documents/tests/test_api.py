@@ -112,7 +112,7 @@ def test_it_requires_authentication(born_digital_pdf):
 
 def test_it_authenticates_with_an_api_key(owner, born_digital_pdf):
     prefix, raw = APIKey.generate_raw_key()
-    APIKey.objects.create(user=owner, name="ERP", prefix=prefix, key_hash=hash_api_key(raw))
+    APIKey.objects.create(user=owner, name="ERP", prefix=prefix, key_hash=hash_api_key(raw), scopes=["read", "write"])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
 
