@@ -301,7 +301,7 @@ REST_FRAMEWORK = {
         "api_key": env_str("API_RATE_API_KEY", "600/min"),
         "anon": env_str("API_RATE_ANON", "60/min"),
     },
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "ablage.pagination.CreatedCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ablage.errors.api_exception_handler",
@@ -316,6 +316,7 @@ SPECTACULAR_SETTINGS = {
         "DocumentSourceEnum": "documents.models.Document.Source",
         "WorkflowExecutionStatusEnum": "workflows.models.WorkflowExecution.Status",
         "WorkflowTriggerEnum": "workflows.models.Workflow.Trigger",
+        "FieldSourceEnum": "documents.models.ExtractedField.Source",
     },
 }
 

@@ -9,6 +9,9 @@ api_v1 = [
     path("", include("extraction.api.urls")),
     path("", include("workflows.api.urls")),
     path("", include("documents.exports.urls_api")),
+    path("", include("accounts.api.urls")),
+    path("", include("system.api.urls")),
+    path("", include("monitoring.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="docs"),
 ]

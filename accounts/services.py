@@ -230,3 +230,18 @@ def api_key_revoke(*, api_key: APIKey, actor: User) -> None:
         raise ApplicationError(_("Der Schlüssel ist bereits widerrufen."), code="already_revoked", status_code=409)
     api_key.refresh_from_db(fields=["revoked_at"])
     audit_log_record(actor=actor, action="api_key_revoked", obj=api_key)
+
+
+@transaction.atomic
+def user_profile_update(
+    *, user: User, display_name: str | None = None, language: str | None = None, timezone_name: str | None = None
+) -> User:
+    """Change what a person may change about themselves; roles and admin rights are not among it."""
+    if language is not None:
+        user_language_set(user=user, language=language)
+    if timezone_name is not None:
+        user_timezone_set(user=user, timezone_name=timezone_name)
+    if display_name is not None:
+        User.objects.filter(pk=user.pk).update(display_name=display_name.strip())
+        user.display_name = display_name.strip()
+    return user

@@ -1,5 +1,8 @@
 """Reads. ``visible_documents`` is the only way any view, API, download or websocket gets documents."""
 
+import hashlib
+import json
+
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from accounts.models import Team
@@ -47,3 +50,16 @@ def reviewable_documents(user) -> QuerySet[Document]:
 def document_team_ids(user) -> list:
     """Ids of the teams ``user`` belongs to (websocket groups, team pickers)."""
     return list(Team.objects.filter(members=user).values_list("id", flat=True))
+
+
+def document_etag(document: Document) -> str:
+    """A strong ETag over what a client edits and decides on: status, type and every field.
+
+    Built from content, not ``updated_at``: guarded ``.update()`` calls change rows without
+    touching the timestamp, and a lost update must still be caught (two clerks, one form).
+    """
+    fields = sorted(document.fields.values_list("name", "value", "normalized_value", "locked"), key=lambda row: row[0])
+    latest_version = document.versions.order_by("-version_number").values_list("version_number", flat=True).first()
+    payload = [str(document.id), document.status, document.document_type, latest_version, fields]
+    digest = hashlib.sha256(json.dumps(payload, default=str, sort_keys=True).encode()).hexdigest()
+    return f'"{digest[:32]}"'

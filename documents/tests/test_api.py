@@ -147,6 +147,6 @@ def test_it_hides_other_users_documents(api, owner, outsider, born_digital_pdf):
     other.force_authenticate(outsider)
 
     assert other.get(f"{URL}{document_id}/").status_code == 404
-    assert other.get(URL).json()["count"] == 0
+    assert other.get(URL).json()["results"] == []
     assert other.post(f"{URL}{document_id}/approve/").status_code == 404
-    assert api.get(URL).json()["count"] == 1
+    assert len(api.get(URL).json()["results"]) == 1
