@@ -175,3 +175,24 @@ def document_relation_delete(*, relation: DocumentRelation, user) -> None:
         changes={"target": str(relation.target_id), "relation_type": relation.relation_type},
     )
     relation.delete()
+
+
+@transaction.atomic
+def documents_bulk_tag(*, user, document_ids: list, names: list[str]) -> int:
+    """Add tags to many documents at once: all or nothing.
+
+    One id the user may not see (404) or not change (403) refuses the whole request before
+    anything is written, so a list mixing own and foreign ids changes no document at all.
+    """
+    wanted = set(document_ids)
+    documents = list(visible_documents(user).filter(id__in=wanted).select_for_update(of=("self",)))
+    if len(documents) != len(wanted):
+        raise ApplicationError(
+            _("Mindestens eines der Dokumente wurde nicht gefunden."), code="not_found", status_code=404
+        )
+    for document in documents:
+        _require_change(user, document)
+    for document in documents:
+        current = list(document.tags.values_list("name", flat=True))
+        document_tags_set(document=document, user=user, names=[*current, *names])
+    return len(documents)

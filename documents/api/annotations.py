@@ -9,6 +9,8 @@ from rest_framework.views import APIView
 from ablage.errors import ApplicationError
 from documents import annotations, services
 from documents.api.serializers import (
+    BulkTagsInputSerializer,
+    BulkTagsOutputSerializer,
     ErrorResponseSerializer,
     HistoryEntryOutputSerializer,
     JobOutputSerializer,
@@ -134,3 +136,21 @@ class DocumentReprocessApi(APIView):
             document=document, user=request.user, ip_address=request.META.get("REMOTE_ADDR")
         )
         return Response(JobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DocumentBulkTagsApi(APIView):
+    @extend_schema(
+        request=BulkTagsInputSerializer,
+        responses={200: BulkTagsOutputSerializer, **REFUSALS},
+        description="Fügt allen genannten Dokumenten Schlagwörter hinzu – alle oder keines: ein fremdes "
+        "oder nicht änderbares Dokument in der Liste lehnt die ganze Anfrage ab.",
+    )
+    def post(self, request):
+        serializer = BulkTagsInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        updated = annotations.documents_bulk_tag(
+            user=request.user,
+            document_ids=serializer.validated_data["documents"],
+            names=serializer.validated_data["tags"],
+        )
+        return Response({"updated": updated})

@@ -262,3 +262,12 @@ class JobDetailOutputSerializer(JobOutputSerializer):
 class ReviewClaimOutputSerializer(serializers.Serializer):
     document = DocumentOutputSerializer(allow_null=True)
     claimed_until = serializers.DateTimeField(allow_null=True)
+
+
+class BulkTagsInputSerializer(serializers.Serializer):
+    documents = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=500)
+    tags = serializers.ListField(child=serializers.CharField(max_length=100), min_length=1, max_length=50)
+
+
+class BulkTagsOutputSerializer(serializers.Serializer):
+    updated = serializers.IntegerField()

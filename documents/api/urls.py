@@ -5,6 +5,7 @@ from documents.api import annotations, content, views, work
 urlpatterns = [
     path("documents/", views.DocumentListCreateApi.as_view(), name="document-list"),
     path("documents/batch/", views.DocumentBatchApi.as_view(), name="document-batch"),
+    path("documents/bulk/tags/", annotations.DocumentBulkTagsApi.as_view(), name="document-bulk-tags"),
     path("documents/<uuid:document_id>/", views.DocumentDetailApi.as_view(), name="document-detail"),
     path("documents/<uuid:document_id>/fields/", views.DocumentFieldsApi.as_view(), name="document-fields"),
     path("documents/<uuid:document_id>/approve/", views.DocumentApproveApi.as_view(), name="document-approve"),
