@@ -156,6 +156,16 @@ class BatchOutputSerializer(serializers.Serializer):
     error = ErrorOutputSerializer(required=False, help_text="Nur wenn keine Datei angenommen wurde.")
 
 
+class BatchRefusalOutputSerializer(serializers.Serializer):
+    """400 of the batch upload: either no file was accepted (with the per-file results) or the
+    request itself was invalid (e.g. priority out of range; then only ``error``)."""
+
+    error = ErrorOutputSerializer()
+    results = BatchResultOutputSerializer(many=True, required=False)
+    accepted = serializers.IntegerField(required=False)
+    rejected = serializers.IntegerField(required=False)
+
+
 class FieldsInputSerializer(serializers.Serializer):
     fields = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=500))
 

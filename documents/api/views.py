@@ -13,6 +13,7 @@ from ablage.errors import ApplicationError
 from documents import services
 from documents.api.serializers import (
     BatchOutputSerializer,
+    BatchRefusalOutputSerializer,
     DocumentBatchInputSerializer,
     DocumentDetailOutputSerializer,
     DocumentOutputSerializer,
@@ -81,7 +82,7 @@ class DocumentBatchApi(APIView):
 
     @extend_schema(
         request=DocumentBatchInputSerializer,
-        responses={202: BatchOutputSerializer, 207: BatchOutputSerializer, 400: BatchOutputSerializer},
+        responses={202: BatchOutputSerializer, 207: BatchOutputSerializer, 400: BatchRefusalOutputSerializer},
         description="Bis zu 50 Dateien (Feld `files` wiederholt). Ein Ergebnis je Datei; eine abgelehnte "
         "Datei hält die übrigen nicht auf. 202: alle angenommen, 207: gemischt, 400: keine angenommen.",
     )
