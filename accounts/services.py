@@ -245,3 +245,27 @@ def user_profile_update(
         User.objects.filter(pk=user.pk).update(display_name=display_name.strip())
         user.display_name = display_name.strip()
     return user
+
+
+# --- roles --------------------------------------------------------------------------------
+
+FULL_ACCESS_ROLE = "admin"
+READ_ALL_ROLE = "auditor"
+
+
+def roles_grant_new_permissions(*, app_label: str, using: str = "default") -> None:
+    """Give the admin role every permission of ``app_label`` and the auditor role its ``view_*`` ones.
+
+    Run after each app's migrations (``post_migrate``, see ``AccountsConfig.ready``): models
+    added later (by any app) would otherwise be out of reach of the roles that by definition
+    cover everything. Roles an admin deleted stay deleted.
+    """
+    from django.contrib.auth.models import Group, Permission
+
+    permissions = Permission.objects.using(using).filter(content_type__app_label=app_label)
+    admin = Group.objects.using(using).filter(name=FULL_ACCESS_ROLE).first()
+    if admin is not None:
+        admin.permissions.add(*permissions)
+    auditor = Group.objects.using(using).filter(name=READ_ALL_ROLE).first()
+    if auditor is not None:
+        auditor.permissions.add(*permissions.filter(codename__startswith="view_"))

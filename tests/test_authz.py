@@ -32,6 +32,7 @@ from documents import events
 from documents.annotations import document_note_add, document_relation_add
 from documents.consumers import DocumentStatusConsumer
 from documents.models import Document
+from extraction.models import ExtractionRule
 
 A, D, H = "allowed", "refused", "hidden"
 
@@ -66,6 +67,23 @@ reviewers = only("team_reviewer", "other_reviewer", "admin")
 uploaders = only("owner", "teammate", "other_clerk", "admin")
 readers_of_everything = only("admin", "auditor")
 admins = only("admin")
+
+
+rule_readers = only("team_reviewer", "other_reviewer", "auditor", "admin")
+
+
+def rule_try(position):
+    if position in {"team_reviewer", "auditor", "admin"}:
+        return A
+    return H if position == "other_reviewer" else D
+
+
+RULE = {
+    "name": "Belegnummer",
+    "field_name": "invoice_number",
+    "rule_type": "regex",
+    "rule_config": {"pattern": r"Rechnung\s+(\S+)"},
+}
 
 
 def own_key(position):
@@ -114,6 +132,16 @@ ROUTES = {
     # The API description is public on purpose: integrators read it before they have a key.
     "api-v1:schema": [("get", PUBLIC, None)],
     "api-v1:docs": [("get", PUBLIC, None)],
+    "api-v1:extraction-rule-list": [("get", rule_readers, None), ("post", admins, RULE)],
+    "api-v1:extraction-rule-draft-test": [("post", admins, lambda ctx: {**RULE, "document": ctx["document"].id})],
+    "api-v1:extraction-rule-detail": [
+        ("get", rule_readers, None),
+        ("patch", admins, {"name": "Belegnummer neu"}),
+        ("put", admins, RULE),
+        ("delete", admins, None),
+    ],
+    # Readers of rules try them on documents they can see; another team's document stays hidden.
+    "api-v1:extraction-rule-test": [("post", rule_try, lambda ctx: {"document": ctx["document"].id})],
     # --- accounts -----------------------------------------------------------------------------
     "accounts:login": [("get", PUBLIC, None)],
     "accounts:two-factor": [("get", PUBLIC, None)],
@@ -206,6 +234,7 @@ def world(db, django_user_model):
     Document.objects.filter(pk=document.pk).update(einvoice_key=einvoice_key)
     note = document_note_add(document=document, user=owner, text="Skonto geklärt")
     relation = document_relation_add(source=document, target=second, user=owner, relation_type="delivery_for")
+    rule = ExtractionRule.objects.create(**RULE)
     owner_key, _raw = api_key_create(user=owner, actor=owner, name="eigener", scopes=["read"])
     keys = {}
     for label, position, scopes in (
@@ -228,6 +257,7 @@ def world(db, django_user_model):
             "relation_id": relation.id,
             "job_id": document.jobs.get().id,
             "key_id": owner_key.id,
+            "rule_id": rule.id,
             "key": "auth.lockout_minutes",
             "uidb64": "MQ",
             "token": "abc-123",
