@@ -21,7 +21,7 @@ from ablage.testing.factories import stored_document
 from ablage.wsgi import application
 from accounts.services import api_key_create
 
-EXAMPLES_PER_OPERATION = 5
+EXAMPLES_PER_OPERATION = 3
 
 
 def _schema() -> dict:
