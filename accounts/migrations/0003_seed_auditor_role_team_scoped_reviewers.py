@@ -90,7 +90,7 @@ class Migration(migrations.Migration):
         ("accounts", "0002_teams_api_key_limits_two_factor"),
         ("system", "0002_seed_defaults"),
         # The admin role is completed below with every permission, DocumentNote's included.
-        ("documents", "0009_document_team_notes"),
+        ("documents", "0012_document_team_notes"),
     ]
 
     operations = [migrations.RunPython(seed, unseed)]
