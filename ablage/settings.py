@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.UserPreferencesMiddleware",
+    "accounts.middleware.TwoFactorEnforcementMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -163,6 +164,14 @@ STORAGES = {
 # Redis is optional: without it the embedded default uses a file-system broker and the
 # browser polls for status instead of receiving websocket pushes.
 REDIS_URL = env_str("REDIS_URL")
+# API rate-limit counters (accounts.api.throttling) must be shared by all web processes.
+_throttle_cache = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+if REDIS_URL:
+    _throttle_cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {**_throttle_cache, "KEY_PREFIX": "throttle"},
+}
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -330,8 +339,22 @@ REST_FRAMEWORK = {
         "accounts.authentication.APIKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # Every API view keeps APIKeyScopePermission: a key's scopes narrow what its user may do.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.api.permissions.APIKeyScopePermission",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "accounts.api.throttling.PerUserThrottle",
+        "accounts.api.throttling.PerKeyThrottle",
+        "accounts.api.throttling.PerAddressThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_str("API_RATE_USER", "1200/min"),
+        "api_key": env_str("API_RATE_API_KEY", "600/min"),
+        "anon": env_str("API_RATE_ANON", "60/min"),
+    },
+    "DEFAULT_PAGINATION_CLASS": "ablage.pagination.CreatedCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ablage.errors.api_exception_handler",
@@ -346,6 +369,7 @@ SPECTACULAR_SETTINGS = {
         "DocumentSourceEnum": "documents.models.Document.Source",
         "WorkflowExecutionStatusEnum": "workflows.models.WorkflowExecution.Status",
         "WorkflowTriggerEnum": "workflows.models.Workflow.Trigger",
+        "FieldSourceEnum": "documents.models.ExtractedField.Source",
     },
 }
 

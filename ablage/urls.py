@@ -11,6 +11,9 @@ api_v1 = [
     path("", include("documents.exports.urls_api")),
     path("", include("suppliers.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("accounts.api.urls")),
+    path("", include("system.api.urls")),
+    path("", include("monitoring.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its init script as a file, which the CSP (ablage.csp) allows.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-v1:schema"), name="docs"),

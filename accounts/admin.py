@@ -1,5 +1,6 @@
 """Admin for people (e-mail login) and their API keys."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -8,7 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from accounts.models import APIKey, User, hash_api_key
+from ablage.errors import ApplicationError
+from accounts.models import APIKey, LoginFailure, Team, User, default_api_key_scopes, hash_api_key
+from accounts.services import api_key_networks_clean
 
 
 class UserCreationForm(auth_forms.AdminUserCreationForm):
@@ -100,22 +103,94 @@ class UserAdmin(BaseUserAdmin):
         )
 
 
+class APIKeyAdminForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        label=_("Berechtigungen"),
+        choices=APIKey.Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[APIKey.Scope.READ],
+        required=False,
+        help_text=_("Ohne Auswahl: nur Lesen."),
+    )
+    allowed_networks = forms.CharField(
+        label=_("Erlaubte IP-Adressen/Netze"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Eine Adresse oder ein Netz (CIDR) je Zeile; leer: alle Adressen."),
+    )
+
+    class Meta:
+        model = APIKey
+        fields = ("user", "name", "scopes", "expires_at", "allowed_networks", "rate_limit_per_minute")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["allowed_networks"] = "\n".join(self.instance.allowed_networks)
+
+    def clean_allowed_networks(self):
+        try:
+            return api_key_networks_clean(self.cleaned_data["allowed_networks"].splitlines())
+        except ApplicationError as refusal:
+            raise ValidationError(refusal.message) from None
+
+    def clean_scopes(self):
+        return sorted(self.cleaned_data["scopes"]) or default_api_key_scopes()
+
+    def clean(self):
+        cleaned = super().clean()
+        user = cleaned.get("user") or getattr(self.instance, "user", None)
+        if (
+            user is not None
+            and APIKey.Scope.ADMIN in cleaned.get("scopes", [])
+            and not (user.is_staff or user.is_superuser)
+        ):
+            self.add_error("scopes", _("Nur Administratoren können Schlüssel mit Verwaltungsrechten erhalten."))
+        return cleaned
+
+
 @admin.register(APIKey)
 class APIKeyAdmin(admin.ModelAdmin):
     """Creating a key here generates it; the full key is shown once in a message and never stored."""
 
-    list_display = ("name", "user", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at", "usable")
+    form = APIKeyAdminForm
+    list_display = (
+        "name",
+        "user",
+        "prefix",
+        "scope_list",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "request_count",
+        "revoked_at",
+        "usable",
+    )
     list_filter = ("revoked_at", "expires_at")
     search_fields = ("name", "prefix", "user__email")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
-    readonly_fields = ("prefix", "key_hash", "last_used_at", "revoked_at", "created_at")
+    readonly_fields = (
+        "prefix",
+        "key_hash",
+        "last_used_at",
+        "last_used_ip",
+        "request_count",
+        "revoked_at",
+        "created_at",
+    )
     actions = ["revoke_keys"]
+
+    _EDITABLE = ("scopes", "expires_at", "allowed_networks", "rate_limit_per_minute")
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ("user", "name", "expires_at")
-        return ("user", "name", "prefix", "key_hash", "expires_at", "last_used_at", "revoked_at", "created_at")
+            return ("user", "name", *self._EDITABLE)
+        return ("user", "name", "prefix", "key_hash", *self._EDITABLE, *self.readonly_fields[2:])
+
+    @admin.display(description=_("Berechtigungen"))
+    def scope_list(self, obj):
+        return ", ".join(obj.scopes)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -149,3 +224,28 @@ class APIKeyAdmin(admin.ModelAdmin):
             ngettext("%(count)d Schlüssel widerrufen.", "%(count)d Schlüssel widerrufen.", count) % {"count": count},
             messages.SUCCESS,
         )
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "member_count")
+    search_fields = ("name", "members__email")
+    filter_horizontal = ("members",)
+
+    @admin.display(description=_("Mitglieder"))
+    def member_count(self, obj):
+        return obj.members.count()
+
+
+@admin.register(LoginFailure)
+class LoginFailureAdmin(admin.ModelAdmin):
+    """Read-only: rows are written by the sign-in and expire with the lockout window."""
+
+    list_display = ("created_at", "email", "ip_address")
+    search_fields = ("email", "ip_address")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

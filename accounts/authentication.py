@@ -2,6 +2,7 @@
 
 import hmac
 
+from django.db.models import F
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -9,6 +10,12 @@ from accounts.models import APIKey, hash_api_key
 
 
 class APIKeyAuthentication(authentication.BaseAuthentication):
+    """Checks the key, its state, its user and the client address, then counts the request.
+
+    ``request.auth`` is the ``APIKey``; scopes and the per-key rate are enforced by
+    ``accounts.api.permissions.APIKeyScopePermission`` and ``accounts.api.throttling``.
+    """
+
     keywords = ("api-key", "bearer", "token")
 
     def authenticate(self, request):
@@ -27,7 +34,12 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Ungültiger API-Schlüssel.")
         if not api_key.is_usable or not api_key.user.is_active:
             raise exceptions.AuthenticationFailed("API-Schlüssel ist widerrufen oder abgelaufen.")
-        APIKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())
+        address = request.META.get("REMOTE_ADDR")
+        if not api_key.allows_address(address):
+            raise exceptions.AuthenticationFailed("Dieser API-Schlüssel ist für diese IP-Adresse nicht freigegeben.")
+        APIKey.objects.filter(pk=api_key.pk).update(
+            last_used_at=timezone.now(), last_used_ip=address or None, request_count=F("request_count") + 1
+        )
         return api_key.user, api_key
 
     def authenticate_header(self, request):

@@ -4,7 +4,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from documents import events
-from documents.selectors import visible_documents
+from documents.selectors import document_team_ids, sees_all_documents, visible_documents
 
 
 class DocumentStatusConsumer(AsyncJsonWebsocketConsumer):
@@ -14,8 +14,10 @@ class DocumentStatusConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         # Every event goes to its owner's group and to the all-documents group: join exactly one.
-        sees_everything = await self._sees_everything(user)
-        self.groups_joined = [events.ALL_DOCUMENTS_GROUP if sees_everything else events.owner_group(user.id)]
+        # Team members need their teammates' events too; they listen to everything and rely on
+        # the per-event check below (events carry no team, and a team can change at any time).
+        wide = await self._listens_widely(user)
+        self.groups_joined = [events.ALL_DOCUMENTS_GROUP if wide else events.owner_group(user.id)]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
@@ -30,8 +32,8 @@ class DocumentStatusConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "document", **event})
 
     @database_sync_to_async
-    def _sees_everything(self, user) -> bool:
-        return user.is_superuser or user.has_perm("accounts.view_all_documents")
+    def _listens_widely(self, user) -> bool:
+        return sees_all_documents(user) or bool(document_team_ids(user))
 
     @database_sync_to_async
     def _may_see(self, document_id) -> bool:

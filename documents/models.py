@@ -119,6 +119,10 @@ class Document(SoftDeleteModel):
     all_objects = DocumentQuerySet.as_manager()
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="documents")
+    # Shared with this team's members (documents.selectors.visible_documents); null = owner only.
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="documents"
+    )
     title = models.CharField(_("Titel"), max_length=255)
     original_filename = models.CharField(_("Dateiname"), max_length=255)
     mime_type = models.CharField(max_length=100)
@@ -524,7 +528,11 @@ class ExportRun(BaseModel):
 
 
 class DocumentNote(BaseModel):
-    """A clerk's free-text remark on a document (shown in review, never parsed)."""
+    """A free-text remark someone left on a document ("Skonto mit Lieferant geklärt").
+
+    Append-only like a comment thread: notes are never edited; their author or an admin may
+    delete one (the deletion is audited).
+    """
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="notes")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

@@ -804,3 +804,50 @@ def jobs_recover_stale(*, now=None) -> int:
         _enqueue(job)
         recovered += 1
     return recovered
+
+
+# --- reprocessing ------------------------------------------------------------------------------
+
+REPROCESSABLE_STATUSES = (Document.Status.DEAD, Document.Status.REJECTED)
+
+
+@transaction.atomic
+def document_reprocess(*, document: Document, user, ip_address=None) -> ProcessingJob:
+    """Run the pipeline again over the stored original (dead | rejected -> queued) as a new job.
+
+    Locked (manually corrected) fields survive: the pipeline never overwrites them.
+    """
+    if ProcessingJob.objects.filter(
+        document=document, status__in=[ProcessingJob.Status.PENDING, ProcessingJob.Status.RUNNING]
+    ).exists():
+        raise ApplicationError("Das Dokument wird bereits verarbeitet.", code="already_processing", status_code=409)
+    changed = Document.objects.filter(id=document.id, status__in=REPROCESSABLE_STATUSES).update(
+        status=Document.Status.QUEUED, status_reason=""
+    )
+    if changed != 1:
+        raise ApplicationError(
+            "Nur abgebrochene oder abgelehnte Dokumente können neu verarbeitet werden.",
+            code="not_reprocessable",
+            status_code=409,
+        )
+    job = ProcessingJob.objects.create(document=document, queue="ocr_cpu", created_by=user)
+    JobEvent.objects.create(job=job, event_type="queued", message="Neue Verarbeitung angefordert")
+    audit_log_record(
+        actor=user, action="document.reprocess", obj=document, changes={"job": str(job.id)}, ip_address=ip_address
+    )
+    transaction.on_commit(lambda: _enqueue(job))
+    document.status = Document.Status.QUEUED
+    return job
+
+
+@transaction.atomic
+def job_retry(*, job: ProcessingJob, user, ip_address=None) -> ProcessingJob:
+    """Retry a failed job: only the document's latest job, and only when it failed."""
+    latest = ProcessingJob.objects.filter(document_id=job.document_id).order_by("-created_at").first()
+    if job.status != ProcessingJob.Status.FAILED or latest is None or latest.id != job.id:
+        raise ApplicationError(
+            "Nur der letzte, fehlgeschlagene Auftrag eines Dokuments kann wiederholt werden.",
+            code="not_retryable",
+            status_code=409,
+        )
+    return document_reprocess(document=job.document, user=user, ip_address=ip_address)

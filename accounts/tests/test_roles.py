@@ -8,15 +8,9 @@ def _codes(group_name):
 
 
 @pytest.mark.django_db
-def test_it_seeds_the_four_default_roles():
-    assert set(
-        Group.objects.filter(name__in=["admin", "reviewer", "clerk", "viewer"]).values_list("name", flat=True)
-    ) == {
-        "admin",
-        "reviewer",
-        "clerk",
-        "viewer",
-    }
+def test_it_seeds_the_five_default_roles():
+    roles = ["admin", "reviewer", "clerk", "viewer", "auditor"]
+    assert set(Group.objects.filter(name__in=roles).values_list("name", flat=True)) == set(roles)
 
 
 @pytest.mark.django_db
@@ -37,12 +31,11 @@ def test_it_gives_the_admin_role_every_permission_that_existed_at_seeding():
 
 
 @pytest.mark.django_db
-def test_it_lets_reviewers_review_and_correct_but_not_delete():
+def test_it_lets_reviewers_review_and_correct_their_teams_documents_but_not_delete():
     assert _codes("reviewer") == {
         "documents.view_document",
         "documents.change_document",
         "documents.review_document",
-        "accounts.view_all_documents",
         "documents.view_extractedfield",
         "documents.change_extractedfield",
         "suppliers.view_supplier",
@@ -73,3 +66,17 @@ def test_it_grants_role_permissions_to_group_members(django_user_model):
 @pytest.mark.django_db
 def test_it_creates_the_custom_review_permission():
     assert Permission.objects.filter(content_type__app_label="documents", codename="review_document").count() == 1
+
+
+@pytest.mark.django_db
+def test_it_lets_auditors_read_everything_and_change_nothing():
+    codes = _codes("auditor")
+    for expected in (
+        "accounts.view_all_documents",
+        "documents.view_document",
+        "monitoring.view_auditlog",
+        "system.view_systemconfig",
+        "suppliers.view_supplier",
+    ):
+        assert expected in codes
+    assert all(code.split(".")[1].startswith("view_") for code in codes)

@@ -1,7 +1,8 @@
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from documents.models import Document, ExtractedField
+from documents.models import Document, DocumentPage, DocumentRelation, ExtractedField
 from documents.progress import progress_text
 
 
@@ -36,6 +37,8 @@ class FieldOutputSerializer(serializers.ModelSerializer):
 
 class DocumentOutputSerializer(serializers.ModelSerializer):
     owner = serializers.EmailField(source="owner.email", read_only=True)
+    team = serializers.UUIDField(source="team_id", read_only=True, allow_null=True)
+    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
     latest_job_id = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
 
@@ -68,6 +71,8 @@ class DocumentOutputSerializer(serializers.ModelSerializer):
             "total_amount",
             "currency",
             "owner",
+            "team",
+            "tags",
             "created_at",
             "processed_at",
             "reviewed_at",
@@ -184,6 +189,12 @@ class ErrorOutputSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class ErrorResponseSerializer(serializers.Serializer):
+    """Every API error: ``{"error": {"code": ..., "message": ...}}`` (ablage.errors.api_exception_handler)."""
+
+    error = ErrorOutputSerializer()
+
+
 # Inline enum: a ChoiceField named "status" would collide with Document.status's enum component.
 @extend_schema_field({"type": "string", "enum": ["accepted", "duplicate", "rejected"]})
 class BatchStatusField(serializers.CharField):
@@ -204,9 +215,128 @@ class BatchOutputSerializer(serializers.Serializer):
     error = ErrorOutputSerializer(required=False, help_text="Nur wenn keine Datei angenommen wurde.")
 
 
+class BatchRefusalOutputSerializer(serializers.Serializer):
+    """400 of the batch upload: either no file was accepted (with the per-file results) or the
+    request itself was invalid (e.g. priority out of range; then only ``error``)."""
+
+    error = ErrorOutputSerializer()
+    results = BatchResultOutputSerializer(many=True, required=False)
+    accepted = serializers.IntegerField(required=False)
+    rejected = serializers.IntegerField(required=False)
+
+
 class FieldsInputSerializer(serializers.Serializer):
     fields = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=500))
 
 
 class RejectInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
+
+
+# --- pages, tags, notes, relations, history, jobs ----------------------------------------
+
+
+class PageOutputSerializer(serializers.ModelSerializer):
+    image_url = serializers.SerializerMethodField(help_text="Seitenbild (JPEG) über die API.")
+
+    class Meta:
+        model = DocumentPage
+        fields = [
+            "page_number",
+            "width_px",
+            "height_px",
+            "dpi",
+            "text",
+            "text_source",
+            "ocr_backend",
+            "ocr_confidence",
+            "image_url",
+        ]
+
+    def get_image_url(self, page) -> str:
+        return reverse("api-v1:document-page-image", args=[page.document_id, page.page_number])
+
+
+class TagsInputSerializer(serializers.Serializer):
+    tags = serializers.ListField(child=serializers.CharField(max_length=100, allow_blank=True), max_length=50)
+
+
+class TagsOutputSerializer(serializers.Serializer):
+    tags = serializers.ListField(child=serializers.CharField())
+
+
+class NoteInputSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=5000)
+
+
+class NoteOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    text = serializers.CharField()
+    author = serializers.EmailField(source="author.email", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+
+
+class RelationInputSerializer(serializers.Serializer):
+    target = serializers.UUIDField(help_text="Das andere Dokument.")
+    relation_type = serializers.ChoiceField(choices=DocumentRelation.RelationType.choices)
+    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RelationOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    source = serializers.UUIDField(source="source_id")
+    target = serializers.UUIDField(source="target_id")
+    relation_type = serializers.CharField()
+    notes = serializers.CharField()
+    confidence = serializers.FloatField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class HistoryEntryOutputSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.CharField(help_text="version | audit")
+    action = serializers.CharField()
+    actor = serializers.EmailField(allow_null=True)
+    description = serializers.CharField(allow_blank=True)
+    changes = serializers.JSONField()
+
+
+class JobEventOutputSerializer(serializers.Serializer):
+    event_type = serializers.CharField()
+    message = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+
+
+class JobOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    document = serializers.UUIDField(source="document_id")
+    status = serializers.CharField()
+    queue = serializers.CharField()
+    backend = serializers.CharField()
+    attempts = serializers.IntegerField()
+    max_attempts = serializers.IntegerField()
+    current_stage = serializers.CharField()
+    progress = serializers.JSONField()
+    error_code = serializers.CharField()
+    error_message = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class JobDetailOutputSerializer(JobOutputSerializer):
+    events = JobEventOutputSerializer(many=True, source="events.all")
+
+
+class ReviewClaimOutputSerializer(serializers.Serializer):
+    document = DocumentOutputSerializer(allow_null=True)
+    claimed_until = serializers.DateTimeField(allow_null=True)
+
+
+class BulkTagsInputSerializer(serializers.Serializer):
+    documents = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=500)
+    tags = serializers.ListField(child=serializers.CharField(max_length=100), min_length=1, max_length=50)
+
+
+class BulkTagsOutputSerializer(serializers.Serializer):
+    updated = serializers.IntegerField()

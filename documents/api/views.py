@@ -1,6 +1,7 @@
 from django.core.exceptions import TooManyFilesSent
+from django.db import transaction
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView
@@ -12,16 +13,18 @@ from ablage.errors import ApplicationError
 from documents import services
 from documents.api.serializers import (
     BatchOutputSerializer,
+    BatchRefusalOutputSerializer,
     DocumentBatchInputSerializer,
     DocumentDetailOutputSerializer,
     DocumentOutputSerializer,
     DocumentUploadInputSerializer,
+    ErrorResponseSerializer,
     FieldsInputSerializer,
     RejectInputSerializer,
 )
 from documents.archives import is_zip, zip_entries
 from documents.models import Document
-from documents.selectors import reviewable_documents, visible_documents
+from documents.selectors import document_etag, reviewable_documents, visible_documents
 
 
 def _get_document_for_user(user, document_id, *, review=False) -> Document:
@@ -36,9 +39,17 @@ class DocumentListCreateApi(ListAPIView):
     parser_classes = [MultiPartParser]
 
     def get_queryset(self):
-        documents = visible_documents(self.request.user).prefetch_related("jobs")
+        documents = visible_documents(self.request.user).prefetch_related("jobs", "tags")
         status_filter = self.request.query_params.get("status")
         return documents.filter(status=status_filter) if status_filter else documents
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=Document.Status.values, description="Nur Dokumente mit diesem Status.")
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(request=DocumentUploadInputSerializer, responses={202: DocumentOutputSerializer})
     def post(self, request):
@@ -91,7 +102,7 @@ class DocumentBatchApi(APIView):
 
     @extend_schema(
         request=DocumentBatchInputSerializer,
-        responses={202: BatchOutputSerializer, 207: BatchOutputSerializer, 400: BatchOutputSerializer},
+        responses={202: BatchOutputSerializer, 207: BatchOutputSerializer, 400: BatchRefusalOutputSerializer},
         description="Bis zu 50 Dateien (Feld `files` wiederholt). Ein Ergebnis je Datei; eine abgelehnte "
         "Datei hält die übrigen nicht auf. 202: alle angenommen, 207: gemischt, 400: keine angenommen.",
     )
@@ -156,27 +167,71 @@ def _combined(uploads) -> services.IngestFile:
     return services.IngestFile(filename=f"{stem} ({len(pages)} Bilder).tif", read=lambda: combined)
 
 
+ETAG_HEADER = OpenApiResponse(
+    response=DocumentDetailOutputSerializer,
+    description="Mit `ETag`-Header; beim Ändern der Felder als `If-Match` zurücksenden.",
+)
+
+
 class DocumentDetailApi(APIView):
-    @extend_schema(responses=DocumentDetailOutputSerializer)
+    @extend_schema(responses={200: ETAG_HEADER})
     def get(self, request, document_id):
         document = _get_document_for_user(request.user, document_id)
-        return Response(DocumentDetailOutputSerializer(document).data)
+        response = Response(DocumentDetailOutputSerializer(document).data)
+        response["ETag"] = document_etag(document)
+        return response
+
+
+def _if_match_satisfied(header: str, etag: str) -> bool:
+    candidates = [candidate.strip() for candidate in header.split(",")]
+    # A weak tag never matches for a write (RFC 9110 section 13.1.1: strong comparison).
+    return "*" in candidates or etag in candidates
 
 
 class DocumentFieldsApi(APIView):
-    @extend_schema(request=FieldsInputSerializer, responses=DocumentDetailOutputSerializer)
+    @extend_schema(
+        request=FieldsInputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Der `ETag` aus der letzten Antwort zu diesem Dokument.",
+            )
+        ],
+        responses={200: ETAG_HEADER, 412: ErrorResponseSerializer, 428: ErrorResponseSerializer},
+        description="Korrigiert Felder. Ohne `If-Match`: 428; hat sich das Dokument seitdem geändert: 412.",
+    )
     def patch(self, request, document_id):
         document = _get_document_for_user(request.user, document_id, review=True)
         serializer = FieldsInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.document_update_fields(
-            document=document,
-            user=request.user,
-            values=serializer.validated_data["fields"],
-            ip_address=request.META.get("REMOTE_ADDR"),
-        )
-        document.refresh_from_db()
-        return Response(DocumentDetailOutputSerializer(document).data)
+        if_match = request.headers.get("If-Match")
+        if not if_match:
+            raise ApplicationError(
+                "If-Match fehlt: bitte den ETag des Dokuments mitsenden.", code="precondition_required", status_code=428
+            )
+        with transaction.atomic():
+            # The row lock makes check and write one step: a second clerk's PATCH waits here and
+            # then sees the first clerk's change in the ETag.
+            document = Document.objects.select_for_update().get(id=document.id)
+            if not _if_match_satisfied(if_match, document_etag(document)):
+                raise ApplicationError(
+                    "Das Dokument wurde inzwischen geändert. Bitte neu laden und die Änderung wiederholen.",
+                    code="precondition_failed",
+                    status_code=412,
+                )
+            services.document_update_fields(
+                document=document,
+                user=request.user,
+                values=serializer.validated_data["fields"],
+                ip_address=request.META.get("REMOTE_ADDR"),
+            )
+        document = _get_document_for_user(request.user, document_id)
+        response = Response(DocumentDetailOutputSerializer(document).data)
+        response["ETag"] = document_etag(document)
+        return response
 
 
 class DocumentApproveApi(APIView):

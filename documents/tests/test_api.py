@@ -112,7 +112,7 @@ def test_it_requires_authentication(born_digital_pdf):
 
 def test_it_authenticates_with_an_api_key(owner, born_digital_pdf):
     prefix, raw = APIKey.generate_raw_key()
-    APIKey.objects.create(user=owner, name="ERP", prefix=prefix, key_hash=hash_api_key(raw))
+    APIKey.objects.create(user=owner, name="ERP", prefix=prefix, key_hash=hash_api_key(raw), scopes=["read", "write"])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
 
@@ -147,6 +147,6 @@ def test_it_hides_other_users_documents(api, owner, outsider, born_digital_pdf):
     other.force_authenticate(outsider)
 
     assert other.get(f"{URL}{document_id}/").status_code == 404
-    assert other.get(URL).json()["count"] == 0
+    assert other.get(URL).json()["results"] == []
     assert other.post(f"{URL}{document_id}/approve/").status_code == 404
-    assert api.get(URL).json()["count"] == 1
+    assert len(api.get(URL).json()["results"]) == 1

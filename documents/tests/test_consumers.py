@@ -35,7 +35,7 @@ def _document(owner):
 async def _connect(user):
     communicator = WebsocketCommunicator(DocumentStatusConsumer.as_asgi(), "/ws/documents/")
     communicator.scope["user"] = user
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=10)  # a busy CI machine needs more than 1 s
     assert connected
     return communicator
 
@@ -71,5 +71,5 @@ async def test_it_refuses_anonymous_websockets():
 
     communicator = WebsocketCommunicator(DocumentStatusConsumer.as_asgi(), "/ws/documents/")
     communicator.scope["user"] = AnonymousUser()
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=10)  # a busy CI machine needs more than 1 s
     assert not connected

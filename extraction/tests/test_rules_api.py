@@ -107,8 +107,8 @@ def test_it_lets_a_reviewer_read_but_not_write(reviewer, rule):
 def test_it_filters_rules_and_refuses_a_malformed_supplier_filter(rule_admin, rule):
     client = _client(rule_admin)
 
-    assert client.get(LIST, {"field_name": "invoice_number"}).json()["count"] == 1
-    assert client.get(LIST, {"field_name": "iban"}).json()["count"] == 0
+    assert len(client.get(LIST, {"field_name": "invoice_number"}).json()["results"]) == 1
+    assert client.get(LIST, {"field_name": "iban"}).json()["results"] == []
     refused = client.get(LIST, {"supplier": "kein-uuid"})
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_filter"
 
