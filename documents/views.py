@@ -226,12 +226,16 @@ def _percent_box(bbox) -> dict:
 
 def _page_words(page) -> list[dict]:
     """The page's words with their boxes, for click-to-assign; malformed entries are left out."""
+    from ocr.types import Word
+
     words = []
-    for word in page.words or []:
-        bbox = word.get("bbox") if isinstance(word, dict) else None
-        text = (word.get("text") or "").strip() if isinstance(word, dict) else ""
-        if text and isinstance(bbox, list | tuple) and len(bbox) == 4:
-            words.append({"text": text, **_percent_box(bbox)})
+    for stored in page.words or []:
+        try:
+            word = Word.from_json(stored)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        if word.text.strip() and len(word.bbox) == 4:
+            words.append({"text": word.text.strip(), **_percent_box(word.bbox)})
     return words
 
 

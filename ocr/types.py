@@ -21,6 +21,15 @@ class Word:
 
     @classmethod
     def from_json(cls, data: dict) -> "Word":
+        # Stored words use the short keys of as_json; long keys ("text", "bbox", "confidence")
+        # are accepted too, as hand-made or imported page data is written that way.
+        if "t" not in data:
+            return cls(
+                text=data["text"],
+                bbox=tuple(data["bbox"]),
+                confidence=data.get("confidence", 1.0),
+                line=data.get("line", -1),
+            )
         return cls(text=data["t"], bbox=tuple(data["b"]), confidence=data["c"], line=data.get("l", -1))
 
 

@@ -2,6 +2,7 @@
 result per file (accepted / duplicate / rejected with the reason), then the processing state."""
 
 import pytest
+from playwright.sync_api import expect
 
 from ablage.testing import bad_uploads
 from documents.models import Document
@@ -60,7 +61,8 @@ def test_it_uploads_each_file_on_its_own_and_shows_each_result(live_server, chro
     page.goto(f"{live_server.url}/hochladen/")
     page.set_input_files("#id_files", [str(tmp_path / name) for name in files])
     page.click("form[data-upload] button[type=submit]")
-    page.wait_for_function("document.querySelectorAll('#upload-results li:not(.pending)').length === 4")
+    # A locator wait, not wait_for_function: the CSP (script-src 'self') forbids the eval it uses.
+    expect(page.locator("#upload-results li:not(.pending)")).to_have_count(4)
 
     upload_posts = [request for request in posts if request.url.endswith("/hochladen/")]
     assert len(upload_posts) == 4  # one request per file

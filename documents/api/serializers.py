@@ -41,6 +41,8 @@ class DocumentOutputSerializer(serializers.ModelSerializer):
     tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
     latest_job_id = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
+    # Empty when none was given: a plain string, not a "uri" (an empty string is no URI).
+    callback_url = serializers.CharField(read_only=True)
 
     class Meta:
         model = Document

@@ -31,7 +31,7 @@ def test_it_lists_and_marks_only_the_callers_notifications(client, owner, outsid
 
     _notify(owner)
     assert client.post(reverse("api-v1:notification-read-all")).json() == {"marked_read": 1}
-    assert client.get(reverse("api-v1:notification-list") + "?unread=1").json()["count"] == 0
+    assert client.get(reverse("api-v1:notification-list") + "?unread=1").json()["results"] == []
     theirs.refresh_from_db()
     assert not theirs.is_read
 

@@ -1,11 +1,13 @@
 """Workflows over the API: admins define and test them, clerks start manual ones and see runs
 of documents they can see; an incoming webhook starts webhook-triggered ones."""
 
+import uuid
+
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -117,6 +119,10 @@ class ExecutionListApi(ListAPIView):
         for parameter in ("document", "workflow"):
             value = self.request.query_params.get(parameter)
             if value:
+                try:
+                    value = uuid.UUID(value)
+                except ValueError as error:
+                    raise ValidationError({parameter: "Keine gültige ID."}) from error
                 executions = executions.filter(**{f"{parameter}_id": value})
         return executions
 
