@@ -255,6 +255,11 @@ ABLAGE_SCHEDULE = {
         "cron": "30 6 * * *",
         "description": "Genauigkeit je Feld gegen die Vorwoche prüfen und bei Abfall melden",
     },
+    "retention-proposals": {
+        "task": "documents.tasks.retention_proposals",
+        "cron": "0 7 1 * *",
+        "description": "Dokumente mit abgelaufener Aufbewahrung den Administratoren zur Löschung vorschlagen",
+    },
     "archive-verify": {
         "task": "monitoring.tasks.verify_archive",
         "cron": "45 2 * * *",

@@ -71,6 +71,41 @@ def documents_retention_expired(*, today=None):
     return [document for document in candidates if deletion_refusal(document, today=today) is None]
 
 
+def retention_proposals_notify(*, today=None) -> int:
+    """Scheduled: tell the administrators how many documents may now be deleted (once a month).
+
+    Nothing is deleted here; an administrator decides (admin: filter "gelöscht", action
+    "Endgültig löschen")."""
+    from django.contrib.auth import get_user_model
+
+    from notifications.models import Notification
+    from system.models import SystemParameter
+
+    today = today or timezone.localdate()
+    expired = documents_retention_expired(today=today)
+    if not expired:
+        return 0
+    _, created = SystemParameter.objects.get_or_create(
+        key=f"archive.retention_proposal.{today:%Y-%m}", defaults={"value": str(len(expired)), "category": "archive"}
+    )
+    if not created:
+        return 0
+    Notification.objects.bulk_create(
+        Notification(
+            user=admin,
+            type=Notification.Type.SYSTEM_ALERT,
+            title=f"Aufbewahrung abgelaufen: {len(expired)} Dokument(e) können gelöscht werden",
+            message="\n".join(
+                f"{document.title} (aufzubewahren bis {retention_until(document):%d.%m.%Y})"
+                for document in expired[:20]
+            ),
+            link_url="/admin/documents/document/",
+        )
+        for admin in get_user_model().objects.filter(is_active=True, is_superuser=True)
+    )
+    return len(expired)
+
+
 def document_purge(*, document: Document, user, confirmation: str) -> None:
     """Remove for good, after an administrator typed the document's title as confirmation."""
     if not getattr(user, "is_superuser", False):

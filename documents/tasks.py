@@ -69,3 +69,11 @@ def poll_mail_account(account_id: str) -> None:
     # A refusal is recorded on the account (last_error); the next poll tries again.
     with suppress(ApplicationError):
         mail_account_poll(account=account)
+
+
+@shared_task(ignore_result=True)
+def retention_proposals() -> int:
+    """Periodic (monthly): documents past retention are proposed to the administrators for deletion."""
+    from documents.retention_services import retention_proposals_notify
+
+    return retention_proposals_notify()

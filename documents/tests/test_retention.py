@@ -124,3 +124,14 @@ def test_it_offers_no_plain_delete_in_admin_and_purges_only_expired(client, owne
     assert Document.all_objects.filter(pk=document.pk).exists()
     client.post(changelist, {"action": "trash_selected", "_selected_action": [str(document.pk)]})
     assert Document.all_objects.get(pk=document.pk).deleted_at is not None
+
+
+def test_it_proposes_expired_documents_to_admins_once_a_month(owner, admin_user):
+    from notifications.models import Notification
+
+    make(owner, "Altbeleg 2014", day=date(2014, 2, 1))
+    make(owner, "Neu")
+    assert retention_services.retention_proposals_notify(today=date(2026, 11, 23)) == 1
+    assert retention_services.retention_proposals_notify(today=date(2026, 11, 30)) == 0  # same month
+    alert = Notification.objects.get(user=admin_user)
+    assert alert.title.startswith("Aufbewahrung abgelaufen: 1 Dokument") and "Altbeleg 2014" in alert.message

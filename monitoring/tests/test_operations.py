@@ -264,3 +264,34 @@ def test_it_shows_the_dashboard_to_admins_and_team_leads_only(client, admin_user
     client.force_login(admin_user)
     body = client.get("/betrieb/").content.decode()
     assert "1 Dokument wartet auf Prüfung" in body and 'id="accuracy"' in body
+
+
+def test_it_reports_mail_and_webhook_delivery_outcomes(client, owner):
+    import uuid
+
+    from notifications.models import EmailQueue, WebhookDelivery, WebhookEndpoint
+
+    for status in ("sent", "sent", "failed"):
+        EmailQueue.objects.create(
+            to_address="a@example.com",
+            subject="s",
+            text_body="t",
+            status=status,
+            sent_at=timezone.now() if status == "sent" else None,
+            last_error="550" if status == "failed" else "",
+        )
+    endpoint = WebhookEndpoint.objects.create(
+        owner=owner, url="https://erp.example.com/h", events=["document.processed"], secret="whsec_test"
+    )
+    WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event="document.processed",
+        event_id=uuid.uuid4(),
+        payload={},
+        status="delivered",
+        delivered_at=timezone.now(),
+    )
+    text = client.get("/metrics").content.decode()
+    assert 'ablage_email_deliveries_total{status="sent"} 2.0' in text
+    assert 'ablage_email_deliveries_total{status="failed"} 1.0' in text
+    assert 'ablage_webhook_deliveries_total{status="delivered"} 1.0' in text

@@ -420,3 +420,17 @@ def test_it_refuses_to_start_a_workflow_from_its_own_run(processed):
     assert (
         engine.start_workflow(make_workflow(name="zu tief"), event="manual", document=processed, parent=chain) is None
     )
+
+
+def test_it_starts_upload_and_supplier_workflows(owner, born_digital_pdf, processed):
+    from suppliers.models import Supplier
+
+    uploaded = make_workflow(trigger=Workflow.Trigger.DOCUMENT_UPLOADED, name="beim Hochladen")
+    known = make_workflow(trigger=Workflow.Trigger.SUPPLIER_DETECTED, name="Lieferant erkannt")
+    document = document_services.document_ingest(owner=owner, filename="zweite.pdf", data=born_digital_pdf)
+    assert WorkflowExecution.objects.get(workflow=uploaded).document == document
+    Document.objects.filter(pk=processed.pk).update(supplier=None)
+    assert workflows_document_event(document=processed, event="processed", dedup="a") == 0
+    Document.objects.filter(pk=processed.pk).update(supplier=Supplier.objects.create(name="Muster GmbH"))
+    assert workflows_document_event(document=processed, event="processed", dedup="b") == 1
+    assert WorkflowExecution.objects.get(workflow=known).document == processed
