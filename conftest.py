@@ -134,9 +134,11 @@ def celery_worker(transactional_db, django_db_serialized_rollback):
             pytest.fail(f"Celery worker did not start:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.2)
     yield WorkerProcess(process, log_path)
-    os.killpg(process.pid, signal.SIGTERM)
     try:
+        os.killpg(process.pid, signal.SIGTERM)  # a test may have stopped the worker already
         process.wait(timeout=30)
+    except ProcessLookupError:
+        pass
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()

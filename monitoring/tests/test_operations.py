@@ -295,3 +295,16 @@ def test_it_reports_mail_and_webhook_delivery_outcomes(client, owner):
     assert 'ablage_email_deliveries_total{status="sent"} 2.0' in text
     assert 'ablage_email_deliveries_total{status="failed"} 1.0' in text
     assert 'ablage_webhook_deliveries_total{status="delivered"} 1.0' in text
+
+
+def test_it_marks_a_worker_stopping_on_sigterm_and_lets_it_finish(celery_worker):
+    """Celery's warm shutdown on SIGTERM: the heartbeat says "stopping" (readiness drops it)."""
+    import signal
+
+    from tests.helpers import wait_for
+
+    wait_for(lambda: WorkerHeartbeat.objects.filter(stopping=False).exists(), timeout=30)
+    celery_worker.process.send_signal(signal.SIGTERM)
+    wait_for(lambda: WorkerHeartbeat.objects.filter(stopping=True).exists(), timeout=30)
+    assert celery_worker.process.wait(timeout=60) == 0  # a warm shutdown, not a crash
+    assert Client().get("/health/ready").status_code == 503
