@@ -16,10 +16,15 @@ from tests.test_browser import browser  # noqa: F401 - the shared Chromium fixtu
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
+@pytest.fixture(autouse=True)
+def _usable_connection(django_db_serialized_rollback, browser):  # noqa: F811
+    # Under Playwright's sync API the ORM runs in Playwright's context, where the connection an
+    # earlier celery_worker test left may have been terminated (conftest._close_other_sessions).
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()
+
+
 def test_it_draws_the_dashboard_for_an_admin(live_server, browser, django_user_model, owner, tmp_path):  # noqa: F811
-    # A worker test before this one ends by terminating the other sessions on the test
-    # database; start from a fresh connection.
-    connection.close()
     admin = django_user_model.objects.create_superuser("chefin@example.com", "Passwort-12345")
     now = timezone.now()
     statuses = [Document.Status.APPROVED, Document.Status.REVIEW, Document.Status.APPROVED, Document.Status.REJECTED]
