@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from documents.models import Document
 from suppliers.models import Supplier, SupplierContact
+from suppliers.services import SUPPLIER_FIELDS
 
 
 class SupplierForm(forms.ModelForm):
@@ -25,26 +26,7 @@ class SupplierForm(forms.ModelForm):
 
     class Meta:
         model = Supplier
-        fields = (
-            "name",
-            "legal_name",
-            "supplier_number",
-            "street",
-            "postal_code",
-            "city",
-            "country",
-            "vat_id",
-            "tax_number",
-            "commercial_register",
-            "email",
-            "phone",
-            "website",
-            "industry",
-            "datev_creditor_account",
-            "datev_expense_account",
-            "notes",
-            "is_active",
-        )
+        fields = SUPPLIER_FIELDS
         labels = {"email": _("E-Mail"), "phone": _("Telefon")}
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 

@@ -87,10 +87,15 @@ def user_context(user) -> dict | None:
 def execution_context(execution) -> dict:
     """Everything conditions and templates may read during one run."""
     document = execution.document
-    outputs = {
-        str(step.step_order): step.output_data
-        for step in execution.step_executions.filter(status="completed").order_by("step_order", "visit")
-    }
+    # An unsaved execution (a dry run) has no step outputs yet.
+    outputs = (
+        {
+            str(step.step_order): step.output_data
+            for step in execution.step_executions.filter(status="completed").order_by("step_order", "visit")
+        }
+        if execution.pk and not execution._state.adding
+        else {}
+    )
     return {
         "document": document_context(document),
         "supplier": supplier_context(document.supplier if document is not None else None),

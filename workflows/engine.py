@@ -368,7 +368,7 @@ def _step_failed(execution, step, record, message: str, following) -> _Outcome:
 def workflow_dry_run(*, workflow: Workflow, document) -> list[dict]:
     """What each step would do for ``document``, without writing anything."""
     execution = WorkflowExecution(workflow=workflow, document=document, trigger_event="manual")
-    context = execution_context_preview(execution)
+    context = execution_context(execution)
     report = []
     try:
         holds = jsonlogic.truthy(jsonlogic.evaluate(workflow.conditions, context)) if workflow.conditions else True
@@ -409,21 +409,6 @@ def workflow_dry_run(*, workflow: Workflow, document) -> list[dict]:
         else:
             order = following
     return report
-
-
-def execution_context_preview(execution: WorkflowExecution) -> dict:
-    """The context of a run that was never saved (dry run): no step outputs yet."""
-    from workflows.context import document_context, supplier_context
-
-    document = execution.document
-    return {
-        "document": document_context(document),
-        "supplier": supplier_context(document.supplier if document is not None else None),
-        "user": None,
-        "trigger": {"event": execution.trigger_event, "data": {}},
-        "workflow": {"id": str(execution.workflow.pk), "name": execution.workflow.name},
-        "steps": {},
-    }
 
 
 # --- recovery --------------------------------------------------------------------------
