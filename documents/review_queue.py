@@ -166,9 +166,12 @@ def review_claim_next(*, user, now: datetime | None = None, skip=()) -> Document
         Document.objects.filter(id=current.id, claimed_by=user).update(claimed_until=until)
         current.claimed_until = until
         return current
-    # Whatever the user still holds is expired or no longer in review (approved meanwhile);
-    # it must go before the one-claim-per-user constraint lets a new claim in.
-    Document.objects.filter(claimed_by=user).update(claimed_by=None, claimed_until=None)
+    # Whatever the user still holds is expired, no longer in review (approved meanwhile) or
+    # out of their queue; it must go before the one-claim-per-user constraint lets a new
+    # claim in. A live claim that another tab took since the check above stays: releasing it
+    # would let two tabs of one clerk come back with different documents.
+    live = review_queue(user).filter(claimed_by=user, claimed_until__gte=now).values("id")
+    Document.objects.filter(claimed_by=user).exclude(id__in=live).update(claimed_by=None, claimed_until=None)
 
     queue = review_queue(user).exclude(id__in=list(skip))
     for _round in range(CLAIM_MAX_ROUNDS):
@@ -187,7 +190,10 @@ def review_claim_next(*, user, now: datetime | None = None, skip=()) -> Document
                     )
             except IntegrityError:
                 # The same user claimed something in another request a moment ago.
-                return review_current_claim(user=user, now=now)
+                current = review_current_claim(user=user, now=now)
+                if current is not None:
+                    return current
+                continue
             if changed == 1:
                 return queue.get(id=candidate_id)
     return None

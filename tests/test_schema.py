@@ -69,3 +69,24 @@ def test_it_answers_every_operation_without_5xx_and_as_documented(case, admin_ke
         headers={"Authorization": f"Api-Key {admin_key}"},
         checks=[not_a_server_error, response_schema_conformance],
     )
+
+
+@pytest.mark.django_db
+def test_it_documents_a_supplier_without_email_or_website_as_the_schema_says(admin_key):
+    from openapi_schema_validator import OAS30Validator
+    from rest_framework.test import APIClient
+
+    document = _schema()
+    client = APIClient()
+    response = client.post(
+        "/api/v1/suppliers/",
+        {"name": "Ohne Adresse GmbH"},
+        format="json",
+        HTTP_AUTHORIZATION=f"Api-Key {admin_key}",
+    )
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["email"] == "" and body["website"] == ""
+    component = {**document["components"]["schemas"]["SupplierDetail"], "components": document["components"]}
+    OAS30Validator(component, format_checker=OAS30Validator.FORMAT_CHECKER).validate(body)

@@ -309,6 +309,30 @@ def test_it_gives_one_reviewer_claiming_in_two_tabs_one_document(reviewer, owner
     assert Document.objects.filter(claimed_by=reviewer).count() == 1
 
 
+def test_it_keeps_the_claim_another_tab_took_after_the_check(reviewer, owner, monkeypatch):
+    # The interleaving behind the two-tab race: tab B checks for a current claim (none yet),
+    # tab A claims, then B runs. B must come back with A's document, not release it for another.
+    documents = [make_document(owner, title=f"Dok {n}", overall_confidence=0.5 + n / 10) for n in range(3)]
+    taken = documents[1]
+    Document.objects.filter(id=taken.id).update(claimed_by=reviewer, claimed_until=timezone.now() + CLAIM_DURATION)
+    monkeypatch.setattr("documents.review_queue.review_current_claim", _none_on_first_call(review_current_claim))
+
+    claimed = review_claim_next(user=reviewer)
+
+    assert claimed.id == taken.id
+    assert list(Document.objects.filter(claimed_by=reviewer).values_list("id", flat=True)) == [taken.id]
+
+
+def _none_on_first_call(function):
+    calls = []
+
+    def wrapper(**kwargs):
+        calls.append(kwargs)
+        return None if len(calls) == 1 else function(**kwargs)
+
+    return wrapper
+
+
 # Views
 
 

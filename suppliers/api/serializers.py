@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from ablage.api_fields import OptionalAddressesModelSerializer
 from documents.models import Document
 from suppliers.models import (
     Supplier,
@@ -10,7 +11,7 @@ from suppliers.models import (
 )
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(OptionalAddressesModelSerializer):
     class Meta:
         model = SupplierContact
         fields = [
@@ -113,7 +114,7 @@ class TemplateInputSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=255, required=False, allow_blank=True)
 
 
-class SupplierSerializer(serializers.ModelSerializer):
+class SupplierSerializer(OptionalAddressesModelSerializer):
     tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
 
     class Meta:
