@@ -36,6 +36,7 @@ from documents.review_queue import (
 from documents.review_views import review_history, review_stamp
 from documents.search import document_search
 from documents.selectors import reviewable_documents, visible_documents, with_progress
+from extraction.selectors import learned_evidence
 
 
 def _get_document_for_user(user, document_id, *, review=False) -> Document:
@@ -170,6 +171,7 @@ def _review_context(document: Document, *, user, errors=None, submitted=None) ->
     names = [name for name in FIELD_LABELS if name in fields or name in CORE_FIELDS]
     names += sorted(name for name in fields if name not in FIELD_LABELS)
     rows = {}
+    learned_cache: dict = {}  # fields read by the same learned rule share one lookup
     for name in names:
         field = fields.get(name)
         rows[name] = {
@@ -178,6 +180,8 @@ def _review_context(document: Document, *, user, errors=None, submitted=None) ->
             "value": (submitted or {}).get(name, field.value if field else ""),
             "field": field,
             "error": (errors or {}).get(name),
+            # A corrected (locked) value is the clerk's, no longer the learned rule's.
+            "learned": learned_evidence(field.rule, cache=learned_cache) if field and not field.locked else None,
         }
     groups = []
     placed = set()

@@ -73,8 +73,16 @@ def stacked_bars(title: str, labels: list[str], series: dict[str, list[float]], 
 
 
 def lines(
-    title: str, labels: list[str], series: dict[str, list[float | None]], *, y_max: float | None = None, y_format=None
+    title: str,
+    labels: list[str],
+    series: dict[str, list[float | None]],
+    *,
+    y_max: float | None = None,
+    y_format=None,
+    join_gaps: bool = False,
 ) -> SafeString:
+    """One line per series; a None is no point and breaks the line, unless ``join_gaps`` (a rate
+    measured only on some days, where a weekend without figures is no break in the trend)."""
     values = [value for points in series.values() for value in points if value is not None]
     y_max = y_max or max([*values, 0]) or 1.0
     y_format = y_format or (lambda v: f"{v:.1f}")
@@ -86,6 +94,8 @@ def lines(
         legend.append((name, color))
         segment: list[str] = []
         for index, value in enumerate([*points, None]):
+            if value is None and join_gaps and index < len(points):
+                continue
             if value is None:
                 if len(segment) > 1:
                     body.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
@@ -141,3 +142,91 @@ def top_suppliers(documents, limit: int = 10) -> list[dict]:
         .annotate(n=Count("id"))
         .order_by("-n", "supplier__name")[:limit]
     )
+
+
+SUPPLIER_VERSION_PREFIX = "lieferant:"
+
+
+def extraction_accuracy(days: int = 30, *, lines: int = 4, suppliers: int = 20) -> dict:
+    """Extraction accuracy per day and per supplier, from the daily ``ModelPerformance`` rows.
+
+    The rows (model ``extraction``; version ``gesamt`` for all documents, ``lieferant:<id>`` per
+    supplier) are written by ``extraction.tasks.model_performance_compute`` from the fields clerks
+    reviewed that day; a day without reviewed fields has no point (None), not a zero. They cover
+    all documents, not only the viewer's: the figures are counts and rates, no document content.
+
+    ``series``: the overall line and one for each of the ``lines`` suppliers with the most reviewed
+    fields in the window. ``suppliers``: per supplier (most reviewed fields first, at most
+    ``suppliers``) the accuracy over the window, over its last 7 days and before, weighted by
+    fields (sum of right / sum of reviewed), and the supplier's active learned rules.
+    """
+    from extraction.models import ExtractionRule, ModelPerformance
+    from suppliers.models import Supplier
+
+    axis = _days(days)
+    index = {day: position for position, day in enumerate(axis)}
+    recent_from = axis[-1] - timedelta(days=6)
+    overall: list[float | None] = [None] * len(axis)
+    per_supplier: dict[str, dict] = {}
+    rows = ModelPerformance.objects.filter(
+        model_name="extraction", hour_of_day=None, metric_date__gte=axis[0], metric_date__lte=axis[-1]
+    ).values_list("model_version", "metric_date", "accuracy", "correct_predictions", "total_predictions")
+    for version, day, accuracy, correct, total in rows:
+        if version == "gesamt":
+            overall[index[day]] = accuracy
+            continue
+        if not version.startswith(SUPPLIER_VERSION_PREFIX):
+            continue
+        entry = per_supplier.setdefault(
+            version.removeprefix(SUPPLIER_VERSION_PREFIX),
+            {"points": [None] * len(axis), "correct": 0, "total": 0, "recent": [0, 0], "before": [0, 0]},
+        )
+        entry["points"][index[day]] = accuracy
+        entry["correct"] += correct
+        entry["total"] += total
+        bucket = entry["recent"] if day >= recent_from else entry["before"]
+        bucket[0] += correct
+        bucket[1] += total
+    names = dict(Supplier.objects.filter(id__in=_uuids(per_supplier)).values_list("id", "name"))
+    names = {str(key): value for key, value in names.items()}
+    learned = dict(
+        ExtractionRule.objects.filter(supplier_id__in=list(names), is_active=True, learned_from__gt=0)
+        .values("supplier_id")
+        .annotate(n=Count("id"))
+        .values_list("supplier_id", "n")
+    )
+    ranked = sorted(
+        (key for key in per_supplier if key in names),  # a deleted supplier's rows stay unnamed: left out
+        key=lambda key: (-per_supplier[key]["total"], names[key].casefold()),
+    )
+    table = []
+    for key in ranked[:suppliers]:
+        entry = per_supplier[key]
+        table.append(
+            {
+                "supplier_id": key,
+                "name": names[key],
+                "accuracy": _share(entry["correct"], entry["total"]),
+                "recent": _share(*entry["recent"]),
+                "before": _share(*entry["before"]),
+                "total": entry["total"],
+                "learned_rules": learned.get(uuid.UUID(key), 0),
+            }
+        )
+    series = {"overall": overall}
+    series.update({key: per_supplier[key]["points"] for key in ranked[:lines]})
+    return {"days": axis, "series": series, "names": names, "suppliers": table}
+
+
+def _share(correct: int, total: int) -> float | None:
+    return correct / total if total else None
+
+
+def _uuids(keys) -> list[uuid.UUID]:
+    valid = []
+    for key in keys:
+        try:
+            valid.append(uuid.UUID(key))
+        except ValueError:
+            continue  # a hand-made row with another version name names no supplier
+    return valid

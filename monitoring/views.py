@@ -112,9 +112,50 @@ def dashboard(request):
             {"documents": _("Dokumente")},
         ),
         "accuracy": selectors.accuracy_drift(documents),
+        **_learning_context(),
         "queues": queue_depths(),
         "review_size": documents.filter(status=Document.Status.REVIEW).count(),
         "suppliers": selectors.top_suppliers(documents),
         "errors_open": ErrorLog.objects.filter(resolved_at=None).count() if request.user.is_superuser else None,
     }
     return render(request, "monitoring/dashboard.html", context)
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else value * 100
+
+
+def _learning_context() -> dict:
+    """The extraction-accuracy chart (overall and the busiest suppliers) with its table fallback."""
+    learning = selectors.extraction_accuracy()
+    labels: dict[str, str] = {}
+    for key in learning["series"]:
+        label = _("alle Lieferanten") if key == "overall" else learning["names"][key]
+        while label in labels.values():  # two suppliers of the same name keep a line each
+            label += " *"
+        labels[key] = label
+    day_labels = [day.strftime("%d.%m.") for day in learning["days"]]
+    series = {labels[key]: points for key, points in learning["series"].items()}
+    has_points = any(value is not None for points in series.values() for value in points)
+    return {
+        "learning_chart": charts.lines(
+            _("Genauigkeit der Extraktion pro Tag (geprüfte Felder)"),
+            day_labels,
+            series,
+            y_max=1.0,
+            y_format=lambda v: f"{v * 100:.0f} %",
+            join_gaps=True,
+        )
+        if has_points
+        else None,
+        "learning_columns": list(series),
+        "learning_days": [
+            {"day": day, "values": [_percent(points[position]) for points in series.values()]}
+            for position, day in enumerate(learning["days"])
+            if any(points[position] is not None for points in series.values())
+        ],
+        "learning_suppliers": [
+            {**row, **{key: _percent(row[key]) for key in ("accuracy", "recent", "before")}}
+            for row in learning["suppliers"]
+        ],
+    }

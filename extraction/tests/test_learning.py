@@ -28,6 +28,7 @@ from extraction.services import (
     model_performance_compute,
     rule_create,
     rule_rollback,
+    rule_save,
     rule_update,
     supplier_learn,
     training_data_record_review,
@@ -415,3 +416,52 @@ def test_it_suggests_a_rule_whose_success_rate_fell_against_its_previous_version
     reasons = rule_suggestions()[0]["reasons"]
 
     assert any("90 %" in reason and "50 %" in reason for reason in reasons)
+
+
+# --- learned evidence in the review screen -------------------------------------------------------
+
+
+def _row(body: str, name: str) -> str:
+    """The review form's table row of one field."""
+    start = body.index(f'<tr data-field="{name}">')
+    return body[start : body.index("</tr>", start)]
+
+
+def test_it_shows_on_the_review_screen_which_fields_a_learned_rule_read(client, owner, reviewer, supplier):
+    from documents.tests.factories import make_document
+
+    learned = rule_save(
+        rule=ExtractionRule(
+            name="Gelernt: invoice_number (invoice)",
+            supplier=supplier,
+            field_name="invoice_number",
+            rule_type="anchor",
+            rule_config={"label": "Vorgang:", "direction": "right"},
+            learned_from=3,
+        ),
+        user=None,
+        measurement={"correct": 3, "baseline_correct": 0, "corrections": 3},
+    )
+    configured = _rule(name="Kundennummer", field_name="customer_number", rule_config={"pattern": r"Mandant:\s*(\S+)"})
+    document = make_document(
+        owner,
+        supplier=supplier,
+        fields={
+            "invoice_number": ("LG 2025/1147", "LG 2025/1147"),
+            "customer_number": ("M-2291", "M-2291"),
+            "order_number": ("B-17", "B-17"),
+        },
+    )
+    document.fields.filter(name="invoice_number").update(rule=f"regel:{learned.id}@v1")
+    document.fields.filter(name="customer_number").update(rule=f"regel:{configured.id}@v1")
+    # A value the clerk corrected is theirs, whichever rule had read it before.
+    document.fields.filter(name="order_number").update(rule=f"regel:{learned.id}@v1", locked=True)
+
+    client.force_login(reviewer)
+    body = client.get(reverse("documents:review", args=[document.id])).content.decode()
+
+    assert 'class="evidence-learned"' in _row(body, "invoice_number")
+    assert "gelernt aus 3 Korrekturen" in _row(body, "invoice_number")
+    assert "evidence-learned" not in _row(body, "customer_number")  # configured by hand, not learned
+    assert "evidence-learned" not in _row(body, "order_number")
+    assert body.count("evidence-learned") == 1
