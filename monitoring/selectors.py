@@ -155,10 +155,12 @@ def extraction_accuracy(days: int = 30, *, lines: int = 4, suppliers: int = 20) 
     reviewed that day; a day without reviewed fields has no point (None), not a zero. They cover
     all documents, not only the viewer's: the figures are counts and rates, no document content.
 
-    ``series``: the overall line and one for each of the ``lines`` suppliers with the most reviewed
-    fields in the window. ``suppliers``: per supplier (most reviewed fields first, at most
-    ``suppliers``) the accuracy over the window, over its last 7 days and before, weighted by
-    fields (sum of right / sum of reviewed), and the supplier's active learned rules.
+    ``series``: the overall line, one for each of the ``lines`` suppliers with the most reviewed
+    fields in the window, and ``document_type`` (the confirmed document types; model
+    ``document_type_keywords``) when there are figures for it. ``suppliers``: per supplier (most
+    reviewed fields first, at most ``suppliers``) the accuracy over the window, over its last 7
+    days and before, weighted by fields (sum of right / sum of reviewed), and the supplier's
+    active learned rules.
     """
     from extraction.models import ExtractionRule, ModelPerformance
     from suppliers.models import Supplier
@@ -167,13 +169,19 @@ def extraction_accuracy(days: int = 30, *, lines: int = 4, suppliers: int = 20) 
     index = {day: position for position, day in enumerate(axis)}
     recent_from = axis[-1] - timedelta(days=6)
     overall: list[float | None] = [None] * len(axis)
+    document_type: list[float | None] = [None] * len(axis)
     per_supplier: dict[str, dict] = {}
     rows = ModelPerformance.objects.filter(
-        model_name="extraction", hour_of_day=None, metric_date__gte=axis[0], metric_date__lte=axis[-1]
-    ).values_list("model_version", "metric_date", "accuracy", "correct_predictions", "total_predictions")
-    for version, day, accuracy, correct, total in rows:
+        model_name__in=("extraction", "document_type_keywords"),
+        hour_of_day=None,
+        metric_date__gte=axis[0],
+        metric_date__lte=axis[-1],
+    ).values_list("model_name", "model_version", "metric_date", "accuracy", "correct_predictions", "total_predictions")
+    for model, version, day, accuracy, correct, total in rows:
         if version == "gesamt":
-            overall[index[day]] = accuracy
+            (overall if model == "extraction" else document_type)[index[day]] = accuracy
+            continue
+        if model != "extraction":
             continue
         if not version.startswith(SUPPLIER_VERSION_PREFIX):
             continue
@@ -215,6 +223,8 @@ def extraction_accuracy(days: int = 30, *, lines: int = 4, suppliers: int = 20) 
         )
     series = {"overall": overall}
     series.update({key: per_supplier[key]["points"] for key in ranked[:lines]})
+    if any(value is not None for value in document_type):
+        series["document_type"] = document_type
     return {"days": axis, "series": series, "names": names, "suppliers": table}
 
 

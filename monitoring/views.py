@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -125,12 +126,15 @@ def _percent(value: float | None) -> float | None:
     return None if value is None else value * 100
 
 
+FIXED_SERIES = {"overall": _lazy("Felder, alle Lieferanten"), "document_type": _lazy("Dokumenttyp erkannt")}
+
+
 def _learning_context() -> dict:
     """The extraction-accuracy chart (overall and the busiest suppliers) with its table fallback."""
     learning = selectors.extraction_accuracy()
     labels: dict[str, str] = {}
     for key in learning["series"]:
-        label = _("alle Lieferanten") if key == "overall" else learning["names"][key]
+        label = FIXED_SERIES[key] if key in FIXED_SERIES else learning["names"][key]
         while label in labels.values():  # two suppliers of the same name keep a line each
             label += " *"
         labels[key] = label

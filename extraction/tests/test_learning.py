@@ -404,6 +404,8 @@ def test_it_suggests_a_rule_whose_values_clerks_corrected_with_the_documents(rev
     page = admin_client.get(reverse("admin:extraction_extractionrule_suggestions"))
     assert page.status_code == 200
     assert "Belegnummer" in page.content.decode() and "LG 7" in page.content.decode()
+    rules = admin_client.get(reverse("admin:extraction_extractionrule_changelist")).content.decode()
+    assert f'href="{reverse("admin:extraction_extractionrule_suggestions")}"' in rules
 
 
 def test_it_suggests_a_rule_whose_success_rate_fell_against_its_previous_version():

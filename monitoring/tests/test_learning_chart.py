@@ -46,7 +46,7 @@ def history(owner):
     lindner = Supplier.objects.create(name="Gartenbau Lindner GmbH")
     hostile = Supplier.objects.create(name="Müller & <Söhne>")
     _reviewed(owner, lindner, day=today - timedelta(days=10), right=1)
-    _reviewed(owner, lindner, day=today, right=4)
+    _reviewed(owner, lindner, day=today, right=5, fields=(*FIELDS, "document_type"))  # the type: its own line
     _reviewed(owner, hostile, day=today, right=1, fields=FIELDS[:2])
     _reviewed(owner, lindner, day=today - timedelta(days=45), right=0)  # outside the 30 days
     for day in (today - timedelta(days=45), today - timedelta(days=10), today):
@@ -78,7 +78,8 @@ def test_it_reads_accuracy_per_day_and_per_supplier_from_the_daily_figures(histo
     assert overall[-1] == pytest.approx(5 / 6, abs=1e-3)  # 4 of 4 and 1 of 2 today
     assert overall[-11] == 0.25
     assert sum(value is not None for value in overall) == 2  # no point on a day nobody reviewed
-    assert list(accuracy["series"]) == ["overall", str(lindner.id), str(hostile.id)]
+    assert list(accuracy["series"]) == ["overall", str(lindner.id), str(hostile.id), "document_type"]
+    assert accuracy["series"]["document_type"][-1] == 1.0 and accuracy["series"]["document_type"][-11] is None
     assert accuracy["series"][str(lindner.id)][-11:] == [0.25, *[None] * 9, 1.0]
     lindner_row, hostile_row = accuracy["suppliers"]
     assert (lindner_row["name"], lindner_row["total"], lindner_row["learned_rules"]) == (lindner.name, 8, 1)
@@ -89,7 +90,7 @@ def test_it_reads_accuracy_per_day_and_per_supplier_from_the_daily_figures(histo
 def test_it_limits_the_lines_to_the_suppliers_with_the_most_reviewed_fields(history):
     accuracy = extraction_accuracy(lines=1, suppliers=1)
 
-    assert list(accuracy["series"]) == ["overall", str(history["lindner"].id)]
+    assert list(accuracy["series"]) == ["overall", str(history["lindner"].id), "document_type"]
     assert [row["name"] for row in accuracy["suppliers"]] == ["Gartenbau Lindner GmbH"]
 
 
@@ -101,7 +102,8 @@ def test_it_draws_the_chart_with_a_table_and_escapes_supplier_names(client, admi
     section = body[body.index('id="learning"') : body.index('id="queues"')]
     assert "<svg" in section and "Genauigkeit der Extraktion pro Tag" in section
     today = history["today"].strftime("%d.%m.")
-    assert f"<title>{today}: alle Lieferanten 83 %</title>" in section
+    assert f"<title>{today}: Felder, alle Lieferanten 83 %</title>" in section
+    assert f"<title>{today}: Dokumenttyp erkannt 100 %</title>" in section
     assert f"<title>{today}: Gartenbau Lindner GmbH 100 %</title>" in section
     assert "Müller &amp; &lt;Söhne&gt;" in section and "<Söhne>" not in section
     # Overall and Lindner: two days 10 days apart still make a line; the other supplier has one point.
@@ -111,6 +113,7 @@ def test_it_draws_the_chart_with_a_table_and_escapes_supplier_names(client, admi
     suppliers = section[section.index('id="learning-suppliers"') :]
     assert f'href="/lieferanten/{history["lindner"].id}/"' in suppliers
     assert "62,5 %" in suppliers and "25,0 %" in suppliers
+    assert 'href="/admin/extraction/extractionrule/suggestions/"' in section
 
 
 def test_it_says_when_there_are_no_figures_yet(client, admin_user):
