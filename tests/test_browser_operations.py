@@ -1,7 +1,7 @@
 """The operations dashboard in headless Chromium, with a screenshot for the README."""
 
 import os
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -66,6 +66,7 @@ def test_it_draws_the_dashboard_for_an_admin(live_server, browser, django_user_m
                 source="manual" if corrected else "rule",
             )
     Document.objects.update(created_at=now - timedelta(days=3))
+    _learning_history(Document.objects.filter(status=Document.Status.APPROVED, supplier__isnull=False))
     page = browser.new_page(locale="de-DE", viewport={"width": 1366, "height": 900})
     page.goto(f"{live_server.url}/konto/anmelden/")
     page.fill("#id_username", admin.email)
@@ -73,10 +74,39 @@ def test_it_draws_the_dashboard_for_an_admin(live_server, browser, django_user_m
     page.click("main form button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
     page.goto(f"{live_server.url}/betrieb/")
-    assert page.locator("svg.chart").count() == 4
+    assert page.locator("svg.chart").count() == 5
     assert page.locator("svg.chart rect[fill]").count() > 4  # bars were drawn
     assert "6 Dokumente warten auf Prüfung" in page.content()
+    # Learning from corrections: the accuracy lines and, on demand, the same values as a table.
+    assert page.locator("#learning svg.chart polyline").count() >= 2
+    assert not page.locator("#learning-days").is_visible()
+    page.click("#learning summary")
+    assert page.locator("#learning-days tbody tr").count() == 4
+    assert page.locator("#learning-suppliers tbody tr").count() == 2
     # ABLAGE_SCREENSHOT_DIR=docs refreshes the README's picture; otherwise it stays in tmp.
     target = Path(os.environ.get("ABLAGE_SCREENSHOT_DIR") or tmp_path) / "screenshot-dashboard.png"
     page.screenshot(path=str(target), full_page=True)
     assert target.stat().st_size > 10_000
+
+
+def _learning_history(documents):
+    """Reviewed fields on four days, fewer corrections each day, and the daily figures from them."""
+    from extraction.models import TrainingData
+    from extraction.services import model_performance_compute
+
+    today = timezone.localdate()
+    days = [today - timedelta(days=offset) for offset in (9, 6, 3, 0)]
+    for position, document in enumerate(documents):
+        day_index = position % len(days)
+        for field_index, name in enumerate(("invoice_number", "invoice_date", "total_amount", "iban")):
+            right = field_index <= day_index  # 1 of 4 right on the first day, 4 of 4 on the last
+            TrainingData.objects.create(
+                document=document,
+                field_name=name,
+                expected_value="richtig",
+                extracted_value="richtig" if right else "falsch",
+                was_correct=right,
+                validated_at=timezone.make_aware(datetime.combine(days[day_index], time(11))),
+            )
+    for day in days:
+        model_performance_compute(day=day)

@@ -123,3 +123,21 @@ def test_it_says_when_there_are_no_figures_yet(client, admin_user):
 
     section = body[body.index('id="learning"') : body.index('id="queues"')]
     assert "Noch keine Kennzahlen" in section and "<svg" not in section
+
+
+def test_it_joins_a_rates_points_across_days_without_figures_only_when_asked():
+    from monitoring import charts
+
+    points = {"Genauigkeit": [0.5, None, None, 0.75, None]}
+
+    assert charts.lines("Quote", list("abcde"), points, y_max=1.0).count("<polyline") == 0
+    joined = charts.lines("Quote", list("abcde"), points, y_max=1.0, join_gaps=True)
+    assert joined.count("<polyline") == 1 and joined.count("<circle") == 2
+
+
+def test_it_cuts_a_long_legend_name_and_keeps_it_whole_on_hover():
+    from monitoring import charts
+
+    chart = charts.lines("Quote", ["a"], {"Sehr langer Lieferantenname GmbH & Co. KG": [0.5]}, y_max=1.0)
+
+    assert ">Sehr langer Lieferant…<title>Sehr langer Lieferantenname GmbH &amp; Co. KG</title>" in chart
