@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString, mark_safe
 PALETTE = ["#2f6fb0", "#e0a030", "#3a9a5b", "#c0473a", "#7b5ea7", "#5f7d8c", "#b0589a", "#8a8a3a"]
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 36
-LEGEND_CHARS = 22
+LEGEND_CHARS = 21
 
 
 def _frame(title: str, body: list[str], legend: list[tuple[str, str]], y_max: float, y_format) -> SafeString:
@@ -34,8 +34,10 @@ def _frame(title: str, body: list[str], legend: list[tuple[str, str]], y_max: fl
         x = LEFT + (index % 4) * 150
         y = HEIGHT + 4 + 18 * (index // 4)
         parts.append(f'<rect x="{x}" y="{y}" width="10" height="10" fill="{color}"/>')
-        # A legend slot is 150 units wide: a longer name (a supplier's) is cut, in full on hover.
-        short = name if len(name) <= LEGEND_CHARS else name[: LEGEND_CHARS - 1].rstrip() + "…"
+        # A legend slot is 150 units wide: a longer name (a supplier's) that would run into the
+        # next entry on its row is cut, in full on hover.
+        crowded = index % 4 != 3 and index + 1 < len(legend)
+        short = name if not crowded or len(name) <= LEGEND_CHARS else name[: LEGEND_CHARS - 1].rstrip() + "…"
         parts.append(
             f'<text x="{x + 14}" y="{y + 9}" font-size="11">{escape(short)}<title>{escape(name)}</title></text>'
         )

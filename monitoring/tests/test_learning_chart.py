@@ -138,6 +138,10 @@ def test_it_joins_a_rates_points_across_days_without_figures_only_when_asked():
 def test_it_cuts_a_long_legend_name_and_keeps_it_whole_on_hover():
     from monitoring import charts
 
-    chart = charts.lines("Quote", ["a"], {"Sehr langer Lieferantenname GmbH & Co. KG": [0.5]}, y_max=1.0)
+    long_name = "Sehr langer Lieferantenname GmbH & Co. KG"
+    chart = charts.lines("Quote", ["a"], {long_name: [0.5], "Zweiter": [0.6]}, y_max=1.0)
 
-    assert ">Sehr langer Lieferant…<title>Sehr langer Lieferantenname GmbH &amp; Co. KG</title>" in chart
+    assert ">Sehr langer Lieferan…<title>Sehr langer Lieferantenname GmbH &amp; Co. KG</title>" in chart
+    assert ">Zweiter<title>Zweiter</title>" in chart
+    alone = charts.lines("Quote", ["a"], {long_name: [0.5]}, y_max=1.0)  # nothing to run into
+    assert ">Sehr langer Lieferantenname GmbH &amp; Co. KG<title>" in alone
