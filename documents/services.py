@@ -1,5 +1,6 @@
 """Writes on documents: ingest, processing, review decisions. Keyword-only, transactional."""
 
+import functools
 import hashlib
 import io
 import logging
@@ -122,6 +123,7 @@ def _job_run_locked(*, job_id, queue: str) -> ProcessingJob | None:
             # Without GPU workers a handed-off document would wait in ocr_gpu forever.
             allow_handoff=settings.ABLAGE_GPU_QUEUE_ENABLED and queue != "ocr_gpu",
             sample_key=str(document.id),
+            supplier_lookup=_supplier_lookup(document),
         )
     except StopProcessing as refusal:
         _job_reject(job, refusal)
@@ -196,7 +198,7 @@ def _persist_output(job: ProcessingJob, output) -> None:
                 )
                 written_keys.append(einvoice_key)
             einvoice_sha256 = hashlib.sha256(output.einvoice.xml).hexdigest()
-        supplier_match = _match_supplier(document, output)
+        supplier_match = output.supplier.match if output.supplier is not None else None
         # Supplier rules, the duplicate check and template checks need the supplier, known only now.
         extraction_finish(
             document=document,
@@ -370,14 +372,12 @@ def _record_fields(document, extraction, *, einvoice: bool) -> None:
     ExtractedField.objects.filter(id__in=stale).delete()
 
 
-def _match_supplier(document, output):
+def _supplier_lookup(document):
     """The sender from master data (USt-IdNr., IBAN, Steuernummer, sender e-mail, then name)."""
-    from suppliers.matching import match_supplier
+    from suppliers.matching import supplier_evidence
 
-    fields = {name: value.normalized for name, value in output.extraction.fields.items()}
-    text = "\n".join(page.content.text for page in output.pages)
     sender = document.source_reference if document.source == Document.Source.EMAIL else ""
-    return match_supplier(fields=fields, text=text, sender_email=sender)
+    return functools.partial(supplier_evidence, sender_email=sender)
 
 
 def _supplier_checks(match) -> list[dict]:

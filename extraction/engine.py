@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from extraction.amounts import choose_amounts
+from extraction.banks import bic_for_iban, ocr_variant_of, same_bic
 from extraction.classify import classify
 from extraction.fields import (
     Candidate,
@@ -26,7 +27,7 @@ from extraction.layout import build_layouts, union_bbox
 from extraction.lineitems import find_line_items
 from extraction.rules import RulesOutcome, RuleSpec, apply_rules, merge_hits
 from extraction.supplier import find_supplier_name
-from extraction.types import ExtractionResult, FieldValue, ValidationCheck
+from extraction.types import ExtractionResult, FieldValue, SupplierEvidence, ValidationCheck
 from extraction.validation import REQUIRED_FIELDS, validate
 from extraction.values import Found
 from ocr.types import PageContent
@@ -101,6 +102,8 @@ def extract(
         bic = bic_fallback(layouts, chosen.get("iban"))
         if bic is not None:
             chosen["bic"] = bic
+    if {"bic", "iban"} <= chosen.keys():
+        chosen["bic"] = _bic_checked_against_blz(chosen["bic"], chosen["iban"])
     supplier = find_supplier_name(layouts)
     if supplier is not None:
         chosen["supplier_name"] = supplier
@@ -125,6 +128,39 @@ def extract(
     )
 
 
+# A master-data name found by an identifier (or a close name) is the name; how sure we are is how
+# sure the match is, never more than this: the page might still name someone else.
+MASTER_NAME_CAP = 0.99
+
+
+def confirm_supplier(result: ExtractionResult, supplier: SupplierEvidence | None) -> None:
+    """Put the master-data name of a confirmed supplier in place of the name read from the page.
+
+    OCR misreads names ("Bürobedarf" as "Bucobedart") that the USt-IdNr. or IBAN on the same page
+    identify beyond doubt; the booking needs the supplier's real name. The printed text and its box
+    stay as the evidence. A match with conflicting identifiers changes nothing: a person must look.
+    Updates ``result`` in place, the overall confidence included.
+    """
+    read = result.fields.get("supplier_name")
+    # Without a name read there is nothing to correct (and the missing-field check already ran).
+    if supplier is None or supplier.conflicts or read is None:
+        return
+    same = read.normalized == supplier.name
+    result.fields["supplier_name"] = FieldValue(
+        name="supplier_name",
+        value=read.value,
+        normalized=supplier.name,
+        # A name read right and confirmed is as sure as the match; a corrected one exactly that.
+        confidence=max(read.confidence if same else 0.0, round(min(MASTER_NAME_CAP, supplier.confidence), 3)),
+        page=read.page,
+        bbox=read.bbox,
+        rule=read.rule if same else f"stammdaten:{supplier.rule}",
+    )
+    result.overall_confidence = overall_confidence(
+        result.fields, result.validation, result.document_type, result.document_type_confidence
+    )
+
+
 def _net_from_positions(items: list[dict], vat: Candidate, total: Candidate) -> Candidate | None:
     """Net = total - USt, but only when the positions add up to exactly that amount.
 
@@ -140,6 +176,21 @@ def _net_from_positions(items: list[dict], vat: Candidate, total: Candidate) -> 
         return None
     found = Found(f"{total.found.value} - {vat.found.value}", str(net), [], parsed=net)
     return Candidate("net_amount", found, total.page, "differenz:gesamt-ust=summe-positionen", 0.75, total.line)
+
+
+def _bic_checked_against_blz(bic: Candidate, iban: Candidate) -> Candidate:
+    """The registry's BIC for the IBAN's BLZ when the read BIC is it with OCR look-alikes swapped.
+
+    "VBMHDESFXXX" read next to an IBAN of BLZ 51390000 is Volksbank Mittelhessen's VBMHDE5FXXX; a
+    BIC that differs in more than look-alikes is left as read (the validation reports it).
+    """
+    read = bic.found.normalized
+    known = bic_for_iban(iban.found.normalized)
+    if known is None or same_bic(read, known) or not ocr_variant_of(read, known):
+        return bic
+    repaired = known[: len(read)]
+    found = Found(bic.found.value, repaired, bic.found.words, repaired=True)
+    return Candidate("bic", found, bic.page, f"{bic.rule}+blz-register", bic.strength, bic.line)
 
 
 def _vat_rate_candidate(vat: Candidate) -> Candidate | None:

@@ -176,14 +176,20 @@ def plan(count: int, *, seed: int, layouts: tuple[str, ...]) -> list[PlannedCase
     ]
 
 
-def run_case(planned: PlannedCase, *, scanned: bool, threshold: float = DEFAULT_THRESHOLD) -> EvaluationCase:
-    """Generate the document, run the real pipeline on it and keep what it decided."""
+def run_case(
+    planned: PlannedCase, *, scanned: bool, threshold: float = DEFAULT_THRESHOLD, supplier_lookup=None
+) -> EvaluationCase:
+    """Generate the document, run the real pipeline on it and keep what it decided.
+
+    ``supplier_lookup`` (``ocr.pipeline.SupplierLookup``) is the supplier master data; without it
+    no supplier is confirmed and no scan is approved automatically.
+    """
     from ocr.pipeline import run_pipeline  # the pipeline imports this app's engine; import late
 
     spec = random_invoice(planned.seed, layout=planned.layout, document_type=planned.document_type)
     # A multi-page TIFF keeps every page and its resolution, as an office scanner sends it.
     data = render_scan(spec, seed=planned.seed, fmt="tiff") if scanned else render_pdf(spec)
-    output = run_pipeline(data, auto_approve_threshold=threshold)
+    output = run_pipeline(data, auto_approve_threshold=threshold, supplier_lookup=supplier_lookup)
     try:
         seconds = sum(output.timings_ms.values()) / 1000
         return EvaluationCase(
@@ -201,8 +207,18 @@ def run_case(planned: PlannedCase, *, scanned: bool, threshold: float = DEFAULT_
 
 
 def run_cases(
-    planned: list[PlannedCase], *, scanned: bool, threshold: float = DEFAULT_THRESHOLD, jobs: int = 1
+    planned: list[PlannedCase],
+    *,
+    scanned: bool,
+    threshold: float = DEFAULT_THRESHOLD,
+    jobs: int = 1,
+    supplier_lookup=None,
 ) -> list[EvaluationCase]:
     # Threads suffice: the time goes into the Tesseract subprocess and numpy, not Python.
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(lambda case: run_case(case, scanned=scanned, threshold=threshold), planned))
+        return list(
+            pool.map(
+                lambda case: run_case(case, scanned=scanned, threshold=threshold, supplier_lookup=supplier_lookup),
+                planned,
+            )
+        )

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from ablage.errors import ApplicationError
 from extraction.decision import decide_with_reason
-from extraction.engine import extract, overall_confidence
+from extraction.engine import confirm_supplier, extract, overall_confidence
 from extraction.models import ClassifierModel, ExtractionRule, ExtractionRuleVersion, ModelPerformance, TrainingData
 from extraction.rules import RuleUsage
 from extraction.selectors import active_classifier, active_template, duplicate_documents, rule_specs_for
@@ -197,6 +197,7 @@ def extraction_finish(*, document, output, supplier_id) -> None:
                 [page.content for page in output.pages], rules=specs, supplier_id=supplier_id, classifier=classifier
             )
             rules_record_usage(usage=result.rule_usage)
+            confirm_supplier(result, output.supplier)
     checks = []
     if "invoice_number" in result.fields and supplier_id is not None:
         number = result.fields["invoice_number"].normalized
@@ -222,6 +223,8 @@ def extraction_finish(*, document, output, supplier_id) -> None:
         thresholds_by_type=options.thresholds_by_type,
         sample_key=str(document.id),
         sample_rate=options.quality_sample_rate,
+        content_source=output.content_source,
+        supplier=output.supplier,
     )
 
 

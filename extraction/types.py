@@ -43,3 +43,20 @@ class ExtractionResult:
     overall_confidence: float = 0.0
     # extraction.rules.RuleUsage per configured rule that ran: recorded on the rules afterwards.
     rule_usage: list = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierEvidence:
+    """What the supplier master data says about a document's sender, as extraction and decision need it.
+
+    ``rule`` is how the supplier was found (``suppliers.matching.MatchRule``: ``vat_id``, ``iban``,
+    ``tax_number``, ``sender_email``, ``name_fuzzy``, ``name_phrase``); ``conflicts`` names
+    identifiers that belong to another supplier (a foreign IBAN may be payment diversion).
+    ``match`` carries the matcher's own result for the caller that stores it (the document's supplier).
+    """
+
+    name: str
+    rule: str
+    confidence: float
+    conflicts: tuple[str, ...] = ()
+    match: object = None

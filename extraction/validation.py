@@ -14,7 +14,8 @@ Rules (``ValidationCheck.rule``) and when each runs:
 * ``line_item_arithmetic``: quantity x unit price = line total, for positions that print all three;
 * ``iban_checksum`` (ISO 13616 MOD 97-10) and ``iban_country_format`` (the length and structure
   the SWIFT IBAN registry prescribes for the country);
-* ``bic_format`` (ISO 9362) and ``bic_matches_iban_country``;
+* ``bic_format`` (ISO 9362), ``bic_matches_blz`` (the BIC the BLZ registry ``extraction.banks`` gives
+  the IBAN's bank, where it lists it) and ``bic_matches_iban_country``;
 * ``vat_id_format`` and ``vat_id_checksum`` (USt-IdNr.; the member state's own check digit);
 * ``tax_number_plausible`` (Steuernummer in one of the Länder formats);
 * ``currency_known`` (an active ISO 4217 code);
@@ -46,6 +47,7 @@ from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.iso7064 import mod_97_10
 
+from extraction.banks import bic_for_iban, same_bic
 from extraction.normalize import ACTIVE_CURRENCIES, vat_id_format_ok
 from extraction.types import FieldValue, ValidationCheck
 
@@ -302,6 +304,16 @@ def _bic_checks(bic: str, iban: str | None) -> list[ValidationCheck]:
     ]
     if not format_ok or iban is None or _IBAN_REGISTRY.info(iban)[0][1].get("bban") is None:
         return checks
+    known = bic_for_iban(iban)
+    if known is not None:
+        ok = same_bic(bic, known)
+        message = (
+            _("Die BIC gehört zur Bankleitzahl der IBAN.")
+            if ok
+            else _("Die BIC „%(bic)s“ gehört nicht zur Bankleitzahl %(blz)s der IBAN (dort: %(known)s).")
+            % {"bic": bic, "blz": iban[4:12], "known": known}
+        )
+        checks.append(ValidationCheck("bic_matches_blz", ok, message, ("bic", "iban")))
     bic_country, iban_country = bic[4:6], iban[:2]
     ok = bic_country in _BIC_COUNTRIES_OF_IBAN.get(iban_country, {iban_country})
     message = (

@@ -27,8 +27,8 @@ import numpy as np
 from PIL import Image
 
 from extraction.decision import decide_with_reason
-from extraction.engine import extract
-from extraction.types import ExtractionResult, ValidationCheck
+from extraction.engine import confirm_supplier, extract
+from extraction.types import ExtractionResult, SupplierEvidence, ValidationCheck
 from ocr import backends, preprocess
 from ocr.archive import assemble, searchable_page
 from ocr.complexity import Complexity, analyse, analysis_copy
@@ -86,6 +86,7 @@ class PipelineOutput:
     notes: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     spool: PageSpool | None = None
+    supplier: SupplierEvidence | None = None  # from ``supplier_lookup``; None: not found or not looked up
 
     def open_archive(self) -> BinaryIO | None:
         """The searchable archive copy (PDF), if one was made; the caller closes it."""
@@ -130,6 +131,14 @@ class Context:
     einvoice_result: ExtractionResult | None = None
     sample_key: str | None = None
     decision_reason: str = ""
+    supplier_lookup: "SupplierLookup | None" = None
+    supplier: SupplierEvidence | None = None
+
+    @property
+    def content_source(self) -> str:
+        if self.einvoice is not None:
+            return "einvoice"
+        return "ocr" if any(page.content.source == "ocr" for page in self.pages) else "text_layer"
 
 
 @dataclass
@@ -446,6 +455,25 @@ class ExtractionStep(DocumentStep):
             context.extraction.validation.append(_visual_agreement(context.einvoice_result, visual))
 
 
+class SupplierStep(DocumentStep):
+    """Look the sender up in the supplier master data; a confirmed supplier's name replaces a misread one.
+
+    The e-invoice's XML names the seller exactly, so its name is never replaced; the match is kept
+    all the same (the document's supplier).
+    """
+
+    name = "supplier"
+
+    def able_to_run(self, context):
+        return context.supplier_lookup is not None
+
+    def run(self, context):
+        text = "\n".join(page.content.text for page in context.pages)
+        context.supplier = context.supplier_lookup(context.extraction, text)
+        if context.einvoice is None:
+            confirm_supplier(context.extraction, context.supplier)
+
+
 class DecisionStep(DocumentStep):
     name = "decision"
 
@@ -458,10 +486,16 @@ class DecisionStep(DocumentStep):
             sample_key=context.sample_key,
             # Sampling needs a stable key (the document id); a bare ``extract`` run has none.
             sample_rate=options.quality_sample_rate if context.sample_key else 0.0,
+            content_source=context.content_source,
+            supplier=context.supplier,
         )
 
 
-DOCUMENT_STEPS = [PreflightStep, EInvoiceStep, PagesStep, ArchiveStep, ExtractionStep, DecisionStep]
+DOCUMENT_STEPS = [PreflightStep, EInvoiceStep, PagesStep, ArchiveStep, ExtractionStep, SupplierStep, DecisionStep]
+
+# The document's extraction and full text -> what the supplier master data says (documents.services
+# passes suppliers.matching; the benchmark a directory of the generated suppliers).
+SupplierLookup = Callable[[ExtractionResult, str], SupplierEvidence | None]
 
 
 def run_pipeline(
@@ -472,8 +506,12 @@ def run_pipeline(
     progress: Progress | None = None,
     allow_handoff: bool = False,
     sample_key: str | None = None,
+    supplier_lookup: SupplierLookup | None = None,
 ) -> PipelineOutput:
-    """Run every document step in order. Raises StopProcessing, HandOff or TransientOCRError."""
+    """Run every document step in order. Raises StopProcessing, HandOff or TransientOCRError.
+
+    Without ``supplier_lookup`` no supplier is confirmed, so a scanned document always goes to review.
+    """
     from ocr.options import load_options
 
     if options is None:
@@ -488,6 +526,7 @@ def run_pipeline(
         spool=PageSpool(),
         allow_handoff=allow_handoff,
         sample_key=sample_key,
+        supplier_lookup=supplier_lookup,
     )
     try:
         for step_class in DOCUMENT_STEPS:
@@ -507,14 +546,13 @@ def run_pipeline(
             context.source.close()
     ocr_pages = [page for page in context.pages if page.content.source == "ocr"]
     backends = sorted({page.content.backend for page in ocr_pages})
-    content_source = "einvoice" if context.einvoice is not None else "ocr" if ocr_pages else "text_layer"
     return PipelineOutput(
         file_type=context.file_type,
         pages=context.pages,
         extraction=context.extraction,
         decision=context.decision,
         decision_reason=context.decision_reason,
-        content_source=content_source,
+        content_source=context.content_source,
         einvoice=context.einvoice,
         ocr_backend="none" if context.file_type == XML else "+".join(backends) if backends else "pdf_text",
         complexity=_document_complexity(context.pages),
@@ -522,6 +560,7 @@ def run_pipeline(
         notes=context.notes,
         timings_ms=context.timer.timings_ms,
         spool=context.spool,
+        supplier=context.supplier,
     )
 
 

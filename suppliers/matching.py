@@ -28,6 +28,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rapidfuzz import fuzz, process
 
+from extraction.types import SupplierEvidence
 from suppliers.models import Supplier, SupplierBankAccount, normalize_vat_id
 
 
@@ -497,3 +498,18 @@ def _current_index() -> _SupplierIndex:
             _index = _SupplierIndex(rows)
             _index_version = version
         return _index
+
+
+def supplier_evidence(result, text: str, *, sender_email: str = "") -> SupplierEvidence | None:
+    """``match_supplier`` for an extraction result, in the form the pipeline's decision reads."""
+    fields = {name: value.normalized for name, value in result.fields.items()}
+    match = match_supplier(fields=fields, text=text, sender_email=sender_email)
+    if match is None:
+        return None
+    return SupplierEvidence(
+        name=match.supplier.name,
+        rule=str(match.rule),
+        confidence=match.confidence,
+        conflicts=tuple(match.conflicts),
+        match=match,
+    )

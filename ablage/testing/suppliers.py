@@ -473,3 +473,24 @@ def _more_profile(entry: tuple) -> SupplierProfile:
 
 MORE_PROFILES: tuple[SupplierProfile, ...] = tuple(_more_profile(entry) for entry in _MORE)
 ALL_PROFILES: tuple[SupplierProfile, ...] = CLASSIC_PROFILES + MORE_PROFILES
+
+
+def master_data_lookup(result, text: str):
+    """The generated suppliers as supplier master data, for runs without a database (the benchmark).
+
+    Identifiers only, exactly as ``suppliers.matching`` ranks them: the USt-IdNr. first, then the IBAN;
+    when both are read and belong to different suppliers, the IBAN is a conflict. No name matching:
+    what a misread identifier cannot confirm stays unconfirmed, as it would for an unknown sender.
+    ``text`` is unused: the signature is ``ocr.pipeline.SupplierLookup``.
+    """
+    from extraction.types import SupplierEvidence
+
+    read = {name: value.normalized for name, value in result.fields.items()}
+    by_vat_id = next((p.identity for p in ALL_PROFILES if p.identity.vat_id == read.get("supplier_vat_id")), None)
+    by_iban = next((p.identity for p in ALL_PROFILES if p.identity.iban == read.get("iban")), None)
+    if by_vat_id is not None:
+        conflicts = ("iban",) if by_iban is not None and by_iban != by_vat_id else ()
+        return SupplierEvidence(name=by_vat_id.name, rule="vat_id", confidence=1.0, conflicts=conflicts)
+    if by_iban is not None:
+        return SupplierEvidence(name=by_iban.name, rule="iban", confidence=1.0)
+    return None

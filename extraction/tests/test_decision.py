@@ -2,8 +2,8 @@ import uuid
 
 import pytest
 
-from extraction.decision import decide, decide_with_reason, in_quality_sample, sample_bucket
-from extraction.types import ExtractionResult, FieldValue, ValidationCheck
+from extraction.decision import OCR_FIELD_FLOOR, decide, decide_with_reason, in_quality_sample, sample_bucket
+from extraction.types import ExtractionResult, FieldValue, SupplierEvidence, ValidationCheck
 
 REQUIRED = ("invoice_number", "invoice_date", "total_amount", "supplier_name", "net_amount", "vat_amount", "currency")
 
@@ -197,3 +197,58 @@ def test_it_says_why_it_approved():
         "auto_approve",
         "Alle Prüfungen bestanden; Sicherheit 95,3 %, Schwelle 85 %.",
     )
+
+
+# --- the scan gate ------------------------------------------------------------------------------
+
+CONFIRMED = SupplierEvidence(name="Müller Bürobedarf GmbH", rule="vat_id", confidence=1.0)
+
+
+def test_it_sends_a_scan_whose_supplier_is_not_in_the_master_data_to_review():
+    decision, reason = decide_with_reason(_result(), threshold=0.5, content_source="ocr", supplier=None)
+
+    assert decision == "review"
+    assert reason == "Gescannter Beleg: Lieferant nicht in den Stammdaten gefunden."
+
+
+def test_it_approves_the_same_born_digital_document_without_master_data():
+    assert decide(_result(), threshold=0.5, content_source="text_layer", supplier=None) == "auto_approve"
+
+
+def test_it_approves_a_scan_whose_supplier_an_identifier_confirms():
+    assert decide(_result(), threshold=0.5, content_source="ocr", supplier=CONFIRMED) == "auto_approve"
+
+
+@pytest.mark.parametrize(
+    ("supplier", "expected"),
+    [
+        (SupplierEvidence("Müller GmbH", "vat_id", 1.0, conflicts=("iban",)), "Kennungen gehören zu verschiedenen"),
+        (SupplierEvidence("Müller GmbH", "name_fuzzy", 0.86), "nicht sicher bestätigt (86 %)"),
+        (SupplierEvidence("Müller GmbH", "sender_email", 1.0), "nicht sicher bestätigt (100 %)"),
+    ],
+)
+def test_it_sends_a_scan_with_an_unconfirmed_or_conflicting_supplier_to_review(supplier, expected):
+    decision, reason = decide_with_reason(_result(), threshold=0.5, content_source="ocr", supplier=supplier)
+
+    assert decision == "review"
+    assert expected in reason
+
+
+def test_it_sends_a_scan_with_one_weak_field_to_review_however_confident_the_rest():
+    result = _result(confidence=0.99)
+    result.fields["total_amount"].confidence = OCR_FIELD_FLOOR - 0.01
+
+    decision, reason = decide_with_reason(result, threshold=0.5, content_source="ocr", supplier=CONFIRMED)
+
+    assert decision == "review"
+    assert reason.startswith("Gescannter Beleg: unsicher gelesen")
+    assert "Gesamtbetrag" in reason
+    # The same field on a born-digital page is no reason: its text layer is exact.
+    assert decide(result, threshold=0.5, content_source="text_layer") == "auto_approve"
+
+
+def test_it_holds_a_weak_iban_on_a_scan_back_too():
+    result = _result(fields=(*REQUIRED, "iban"))
+    result.fields["iban"].confidence = 0.5
+
+    assert decide(result, threshold=0.5, content_source="ocr", supplier=CONFIRMED) == "review"

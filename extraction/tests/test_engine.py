@@ -2,9 +2,11 @@
 
 from datetime import date
 
+from ablage.testing.german import german_iban
 from extraction.decision import decide
-from extraction.engine import extract
+from extraction.engine import confirm_supplier, extract
 from extraction.tests.pages import PageBuilder
+from extraction.types import SupplierEvidence
 
 TODAY = date(2026, 11, 20)
 IBAN = "DE44370501981902345678"  # Sparkasse KölnBonn BLZ 37050198, account 1902345678
@@ -332,3 +334,53 @@ def test_it_returns_unknown_for_an_empty_page():
     assert result.fields == {}
     assert result.overall_confidence == 0.0
     assert decide(result, threshold=0.0) == "review"
+
+
+# --- supplier master data and the BLZ registry ------------------------------------------------
+
+
+def test_it_repairs_a_bic_whose_digits_ocr_read_as_look_alike_letters():
+    # Volksbank Mittelhessen's BIC VBMHDE5FXXX as Tesseract reads it on the bench's scans: "5" -> "S".
+    iban = german_iban("51390000", "1234567890")
+    page = PageBuilder()
+    _letterhead(page)
+    page.text(0.08, 0.935, f"Volksbank Mittelhessen · IBAN {iban} · BIC VBMHDESFXXX", size=0.7)
+
+    result = extract([page.build()], today=TODAY)
+
+    assert result.fields["bic"].normalized == "VBMHDE5FXXX"
+    assert result.fields["bic"].value == "VBMHDESFXXX"
+    assert result.fields["bic"].rule.endswith("+blz-register")
+    assert next(check for check in result.validation if check.rule == "bic_matches_blz").ok is True
+
+
+def test_it_leaves_a_bic_of_another_bank_as_read_and_fails_it():
+    page = PageBuilder()
+    _letterhead(page)
+    page.text(0.08, 0.935, f"Sparkasse KölnBonn · IBAN {IBAN_PRINTED} · BIC COKSDE33XXX", size=0.7)
+
+    result = extract([page.build()], today=TODAY)
+
+    assert result.fields["bic"].normalized == "COKSDE33XXX"
+    assert next(check for check in result.validation if check.rule == "bic_matches_blz").ok is False
+
+
+def test_it_puts_the_master_data_name_in_place_of_a_misread_one():
+    result = extract([invoice_label_right().build()], today=TODAY)
+    result.fields["supplier_name"].normalized = "Müller Hacobedart GmbH"
+    confirmed = SupplierEvidence(name="Müller Bürobedarf GmbH", rule="vat_id", confidence=1.0)
+
+    confirm_supplier(result, confirmed)
+
+    name = result.fields["supplier_name"]
+    assert (name.normalized, name.rule, name.confidence) == ("Müller Bürobedarf GmbH", "stammdaten:vat_id", 0.99)
+    assert name.bbox is not None  # the printed name stays the evidence
+
+
+def test_it_keeps_the_read_name_when_the_identifiers_contradict_each_other():
+    result = extract([invoice_label_right().build()], today=TODAY)
+    disputed = SupplierEvidence(name="Andere GmbH", rule="vat_id", confidence=0.5, conflicts=("iban",))
+
+    confirm_supplier(result, disputed)
+
+    assert result.fields["supplier_name"].normalized == "Müller Bürobedarf GmbH"

@@ -100,6 +100,29 @@ def test_it_fails_a_bic_of_another_country_than_the_iban():
     assert check.fields == ("bic", "iban")
 
 
+KOELN_IBAN = "DE44370501981902345678"  # BLZ 37050198, Sparkasse KölnBonn, BIC COLSDE33XXX
+
+
+@pytest.mark.parametrize("bic", ["COLSDE33XXX", "COLSDE33"])
+def test_it_accepts_the_bic_the_blz_registry_gives_the_ibans_bank(bic):
+    check = _checks(_fields(iban=KOELN_IBAN, bic=bic))["bic_matches_blz"]
+
+    assert check.ok is True
+    assert check.fields == ("bic", "iban")
+
+
+def test_it_fails_a_bic_of_another_bank_than_the_ibans_blz():
+    check = _checks(_fields(iban=KOELN_IBAN, bic="COKSDE33XXX"))["bic_matches_blz"]
+
+    assert check.ok is False
+    assert check.message == "Die BIC „COKSDE33XXX“ gehört nicht zur Bankleitzahl 37050198 der IBAN (dort: COLSDE33XXX)."
+
+
+def test_it_does_not_judge_a_bic_whose_blz_the_registry_does_not_list():
+    # BLZ 37040044 (Commerzbank Köln) is not in the small registry: no verdict, not a failure.
+    assert "bic_matches_blz" not in _checks(_fields(iban=IBAN, bic=BIC))
+
+
 def test_it_accepts_a_jersey_bic_with_a_british_iban():
     assert _checks(_fields(iban="GB29NWBK60161331926819", bic="HBUKJESHXXX"))["bic_matches_iban_country"].ok is True
 

@@ -8,6 +8,7 @@ import pytest
 from django.test import override_settings
 from PIL import Image
 
+from ablage.testing.suppliers import master_data_lookup
 from ocr import complexity, preprocess, surya
 from ocr.errors import StopProcessing
 from ocr.options import defaults
@@ -35,6 +36,27 @@ def test_it_reads_a_born_digital_pdf_without_ocr(born_digital_pdf, options):
     assert output.open_archive() is None  # the original already is searchable
     assert output.complexity["recommended_backend"] == "pdf_text"
     output.close()
+
+
+def test_it_holds_a_scan_back_until_the_master_data_confirms_its_supplier(scanned_png, options, invoice_spec):
+    options = options.but(searchable_pdf=False)
+    looked_up = []
+
+    def lookup(result, text):
+        looked_up.append(text)
+        return master_data_lookup(result, text)
+
+    unconfirmed = run_pipeline(scanned_png, options=options)
+    confirmed = run_pipeline(scanned_png, options=options, supplier_lookup=lookup)
+
+    assert unconfirmed.supplier is None
+    assert unconfirmed.decision == "review"
+    assert invoice_spec.invoice_number in looked_up[0]  # the lookup gets the page text for name matching
+    assert confirmed.supplier.name == invoice_spec.supplier.name
+    assert confirmed.extraction.fields["supplier_name"].normalized == invoice_spec.supplier.name
+    assert not confirmed.decision_reason.startswith("Gescannter Beleg: Lieferant")
+    unconfirmed.close()
+    confirmed.close()
 
 
 def test_it_ocrs_a_scan_and_builds_a_searchable_archive_copy(scanned_png, options, invoice_spec):

@@ -11,6 +11,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from ablage.testing.invoices import LAYOUTS
+from ablage.testing.suppliers import master_data_lookup
 from extraction.evaluation import DEFAULT_THRESHOLD, evaluate, format_report, plan, run_cases
 
 
@@ -42,7 +43,9 @@ class Command(BaseCommand):
         planned = plan(count, seed=seed, layouts=chosen)
         for scanned_variant in (False, True) if scanned else (False,):
             started = time.perf_counter()
-            cases = run_cases(planned, scanned=scanned_variant, threshold=threshold, jobs=jobs)
+            cases = run_cases(
+                planned, scanned=scanned_variant, threshold=threshold, jobs=jobs, supplier_lookup=master_data_lookup
+            )
             elapsed = time.perf_counter() - started
             title = (
                 f"== {'Scans (Tesseract)' if scanned_variant else 'Digitale PDFs'}: {count} Dokumente, "
