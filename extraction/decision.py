@@ -58,6 +58,7 @@ SUPPLIER_FLOOR = 0.9
 OCR_FIELD_FLOOR = 0.65
 # Identifiers a booking (and a payment) rests on, besides the required fields and the amounts.
 OCR_FLOOR_FIELDS = ("supplier_vat_id", "iban")
+_GATE_FIELD_NAMES = {**FIELD_NAMES, **PROVEN_FIELD_NAMES, "supplier_vat_id": "USt-IdNr.", "iban": "IBAN"}
 
 # The sample is drawn in basis points: a rate of 0.05 takes buckets 0..499 of 0..9999.
 SAMPLE_BUCKETS = 10_000
@@ -175,7 +176,7 @@ def _scan_gate(result: ExtractionResult, supplier: SupplierEvidence | None) -> s
         return _("Gescannter Beleg: unsicher gelesen (unter %(floor)s): %(names)s") % {
             "floor": german_percent(OCR_FIELD_FLOOR),
             "names": ", ".join(
-                f"{FIELD_NAMES.get(name, name)} {german_percent(result.fields[name].confidence)}" for name in weak
+                f"{_GATE_FIELD_NAMES.get(name, name)} {german_percent(result.fields[name].confidence)}" for name in weak
             ),
         }
     return ""

@@ -11,7 +11,6 @@ document (born-digital PDF, or a degraded scan), ``ocr.pipeline.run_pipeline`` r
 """
 
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ablage.testing.invoices import random_invoice, render_pdf
@@ -207,18 +206,10 @@ def run_case(
 
 
 def run_cases(
-    planned: list[PlannedCase],
-    *,
-    scanned: bool,
-    threshold: float = DEFAULT_THRESHOLD,
-    jobs: int = 1,
-    supplier_lookup=None,
+    planned: list[PlannedCase], *, scanned: bool, threshold: float = DEFAULT_THRESHOLD, supplier_lookup=None
 ) -> list[EvaluationCase]:
-    # Threads suffice: the time goes into the Tesseract subprocess and numpy, not Python.
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(
-            pool.map(
-                lambda case: run_case(case, scanned=scanned, threshold=threshold, supplier_lookup=supplier_lookup),
-                planned,
-            )
-        )
+    # One after the other: PDFium is not thread-safe, not even across different documents
+    # (pypdfium2's documentation: concurrent calls "crash or corrupt the process"). Two threads
+    # rendering at once made this module's results vary from run to run and once crashed the
+    # test process. ``manage.py bench extraction`` parallelises with processes instead.
+    return [run_case(case, scanned=scanned, threshold=threshold, supplier_lookup=supplier_lookup) for case in planned]

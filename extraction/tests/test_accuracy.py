@@ -5,11 +5,11 @@ The floors sit just below what the engine measured when they were set (see the c
 no slack: no document is approved automatically with a wrong core field. The suppliers of the
 classic layouts are in the supplier master data (real rows, matched by ``suppliers.matching``), as
 the senders of a real inbox mostly are; the scan gate of ``extraction.decision`` rests on them.
-Seeds are fixed and Tesseract runs single-threaded, so every run reads the same pages.
+Seeds are fixed, Tesseract runs single-threaded and the documents are read one after the other
+(PDFium is not thread-safe), so every run reads the same pages the same way.
 """
 
 import pytest
-from django.db import connections
 
 from ablage.testing.suppliers import CLASSIC_PROFILES
 from extraction.evaluation import CORE_FIELDS, PlannedCase, evaluate, format_report, plan, run_cases
@@ -39,14 +39,6 @@ SCAN_CORE_FLOOR = dict.fromkeys(CORE_FIELDS, 5 / 6 - 0.01) | {
 }
 
 
-def _lookup(result, text):
-    try:
-        return supplier_evidence(result, text)
-    finally:
-        # Runs in the evaluation's worker threads: each opened its own connection to the test database.
-        connections.close_all()
-
-
 # The pipeline reads its OCR options from the system configuration (defaults when no row is
 # set); the module-wide fixtures run it once, so they open the test database themselves.
 @pytest.fixture(scope="module")
@@ -72,14 +64,14 @@ def master_data(django_db_setup, django_db_blocker):
 @pytest.fixture(scope="module")
 def scan_report(master_data, django_db_blocker):
     with django_db_blocker.unblock():
-        return evaluate(run_cases(SCANS, scanned=True, jobs=2, supplier_lookup=_lookup))
+        return evaluate(run_cases(SCANS, scanned=True, supplier_lookup=supplier_evidence))
 
 
 @pytest.fixture(scope="module")
 def born_digital_report(master_data, django_db_blocker):
     with django_db_blocker.unblock():
         return evaluate(
-            run_cases(plan(12, seed=1, layouts=("A", "B", "C")), scanned=False, jobs=2, supplier_lookup=_lookup)
+            run_cases(plan(12, seed=1, layouts=("A", "B", "C")), scanned=False, supplier_lookup=supplier_evidence)
         )
 
 

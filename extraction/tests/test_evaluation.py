@@ -48,7 +48,7 @@ def test_it_refuses_an_unknown_layout_in_the_command():
 
 @pytest.mark.django_db
 def test_it_prints_the_table_for_born_digital_documents(capsys):
-    call_command("evaluate_extraction", "--count", "3", "--jobs", "1")
+    call_command("evaluate_extraction", "--count", "3")
 
     output = capsys.readouterr().out
     assert "Digitale PDFs: 3 Dokumente" in output

@@ -26,10 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--scanned", action="store_true", help="Zusätzlich gescannte Varianten per Tesseract lesen")
         parser.add_argument("--layouts", default=",".join(LAYOUTS), help="Layouts, kommagetrennt (Standard A,B,C)")
         parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="Freigabeschwelle")
-        parser.add_argument("--jobs", type=int, default=4, help="Parallel gelesene Dokumente (Standard 4)")
         parser.add_argument("--misses", type=int, default=0, help="So viele Abweichungen einzeln ausgeben")
 
-    def handle(self, *args, count, seed, scanned, layouts, threshold, jobs, misses, **options):
+    def handle(self, *args, count, seed, scanned, layouts, threshold, misses, **options):
         chosen = tuple(part.strip() for part in layouts.split(",") if part.strip())
         unknown = [layout for layout in chosen if layout not in LAYOUTS]
         if not chosen or unknown:
@@ -43,9 +42,7 @@ class Command(BaseCommand):
         planned = plan(count, seed=seed, layouts=chosen)
         for scanned_variant in (False, True) if scanned else (False,):
             started = time.perf_counter()
-            cases = run_cases(
-                planned, scanned=scanned_variant, threshold=threshold, jobs=jobs, supplier_lookup=master_data_lookup
-            )
+            cases = run_cases(planned, scanned=scanned_variant, threshold=threshold, supplier_lookup=master_data_lookup)
             elapsed = time.perf_counter() - started
             title = (
                 f"== {'Scans (Tesseract)' if scanned_variant else 'Digitale PDFs'}: {count} Dokumente, "
