@@ -22,6 +22,7 @@ from extraction.fields import (
     labelled_candidates,
     pattern_candidates,
     payment_term_due_date,
+    skonto_candidates,
 )
 from extraction.layout import build_layouts, union_bbox
 from extraction.lineitems import find_line_items
@@ -87,6 +88,8 @@ def extract(
         fallback = fallback_invoice_date(layouts, taken)
         if fallback is not None:
             chosen["invoice_date"] = fallback
+    if document_type in _PAYMENT_TERM_TYPES:
+        chosen.update(skonto_candidates(layouts))
     if "due_date" not in chosen and "invoice_date" in chosen and document_type in _PAYMENT_TERM_TYPES:
         due = payment_term_due_date(layouts, chosen["invoice_date"])
         if due is not None:

@@ -9,9 +9,11 @@ worth: an exact label with the value beside it beats a pattern found anywhere on
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from extraction.labels import LabelMatch, find_labels
 from extraction.layout import PAGE_ASPECT, Line, PageLayout
+from extraction.normalize import format_amount, normalize_rate, parse_amount
 from extraction.values import (
     Found,
     find_bics,
@@ -302,4 +304,67 @@ def bic_fallback(layouts: list[PageLayout], iban: Candidate | None) -> Candidate
     for found in find_bics(rest):
         if not found.normalized.startswith(("IBAN", "BIC")):
             return Candidate("bic", found, iban.page, "pattern:bic-neben-iban", 0.75, iban.line)
+    return None
+
+
+# Skonto (cash discount) in the payment terms: "Bei Zahlung innerhalb 10 Tagen 2 % Skonto (39,70 €)",
+# "2 % Skonto bei Zahlung innerhalb von 10 Tagen", "2 % discount (39,70 €) if paid within 10 days".
+_AMOUNT_IN_PARENS = r"(?:\s*\(([^)]{1,30})\))?"
+_SKONTO_PATTERNS = (
+    # days first, then rate: "innerhalb (von) 10 Tagen 2 % Skonto (39,70 €)"
+    re.compile(r"(\d{1,3})\s*tage?n?,?\s+(\d{1,2}(?:[.,]\d{1,2})?)\s*%\s*skonto" + _AMOUNT_IN_PARENS),
+    # rate first: "2 % Skonto (39,70 €) bei Zahlung innerhalb (von) 10 Tagen", the English wording
+    re.compile(
+        r"(\d{1,2}(?:[.,]\d{1,2})?)\s*%\s*(?:skonto|(?:cash\s)?discount)"
+        + _AMOUNT_IN_PARENS
+        + r"[^.%\d]{0,40}?(\d{1,3})\s*(?:tage?n?|days?)"
+    ),
+)
+SKONTO_STRENGTH = 0.85
+
+
+def skonto_candidates(layouts: list[PageLayout]) -> dict[str, Candidate]:
+    """Rate, days and (where printed) amount of the first Skonto term, as ``skonto_*`` candidates."""
+    for page in layouts:
+        lines = page.lines
+        for index, line in enumerate(lines):
+            # A sentence may wrap: read the line together with the next one.
+            following = lines[index + 1] if index + 1 < len(lines) else None
+            words = list(line.words) + (list(following.words) if following is not None else [])
+            text = _simplify(" ".join(word.text for word in words))
+            found = _skonto_in(text)
+            if found is None or found[3] >= len(_simplify(line.text)):
+                continue  # nothing, or a term that starts on the next line: found there
+            rate, days, amount, _start = found
+            values = {"skonto_rate": rate, "skonto_days": days}
+            if amount is not None:
+                values["skonto_amount"] = amount
+            return {
+                name: Candidate(
+                    name, Found(raw, normalized, words), page.number, "zahlungsbedingung:skonto", SKONTO_STRENGTH, line
+                )
+                for name, (raw, normalized) in values.items()
+            }
+    return {}
+
+
+def _skonto_in(text: str) -> tuple[tuple[str, str], tuple[str, str], tuple[str, str] | None, int] | None:
+    for number, pattern in enumerate(_SKONTO_PATTERNS):
+        match = pattern.search(text)
+        if match is None:
+            continue
+        if number == 0:
+            raw_days, raw_rate, raw_amount = match[1], match[2], match[3]
+        else:
+            raw_rate, raw_amount, raw_days = match[1], match[2], match[3]
+        rate = normalize_rate(raw_rate)
+        days = int(raw_days)
+        if rate is None or not 0 < Decimal(rate) < 10 or not 0 < days <= 90:
+            continue  # not a cash discount: "19 % skonto" is a misread VAT line, 120 days no early payment
+        amount = None
+        if raw_amount is not None:
+            parsed = parse_amount(raw_amount.replace("€", " ").strip())
+            if parsed is not None and parsed > 0:
+                amount = (raw_amount.strip(), format_amount(parsed))
+        return (raw_rate, rate), (raw_days, str(days)), amount, match.start()
     return None

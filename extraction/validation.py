@@ -16,6 +16,7 @@ Rules (``ValidationCheck.rule``) and when each runs:
   the SWIFT IBAN registry prescribes for the country);
 * ``bic_format`` (ISO 9362), ``bic_matches_blz`` (the BIC the BLZ registry ``extraction.banks`` gives
   the IBAN's bank, where it lists it) and ``bic_matches_iban_country``;
+* ``skonto_amount``: a printed Skonto amount is the Skonto rate of the total (cent tolerance);
 * ``vat_id_format`` and ``vat_id_checksum`` (USt-IdNr.; the member state's own check digit);
 * ``tax_number_plausible`` (Steuernummer in one of the Länder formats);
 * ``currency_known`` (an active ISO 4217 code);
@@ -158,6 +159,10 @@ def validate(
         )
         checks.append(ValidationCheck("amounts_sum", ok, message, ("net_amount", "vat_amount", "total_amount")))
 
+    skonto = _skonto_check(fields)
+    if skonto is not None:
+        checks.append(skonto)
+
     if "iban" in fields:
         checks += _iban_checks(fields["iban"].normalized)
     if "bic" in fields:
@@ -288,6 +293,31 @@ def _bban_length(structure: str) -> int:
 def _bban_pattern(structure: str) -> re.Pattern[str]:
     """The registry structure as a pattern: n digits, a capital letters, c either ("4!a14!n" for GB)."""
     return re.compile("".join(f"{_BBAN_CHARS[kind]}{{{count}}}" for count, kind in _BBAN_PART.findall(structure)))
+
+
+def _skonto_check(fields: dict[str, FieldValue]) -> ValidationCheck | None:
+    """The printed Skonto amount is the rate applied to the total (within a cent)."""
+    names = ("skonto_rate", "skonto_amount", "total_amount")
+    if not all(name in fields for name in names):
+        return None
+    try:
+        rate, amount, total = (Decimal(fields[name].normalized) for name in names)
+    except InvalidOperation:
+        return None
+    expected = (abs(total) * rate / 100).quantize(Decimal("0.01"))
+    ok = abs(expected - amount) <= SUM_TOLERANCE
+    message = (
+        _("Skontobetrag passt zu Satz und Gesamtbetrag.")
+        if ok
+        else _("Skonto %(rate)s %% von %(total)s sind %(expected)s, gedruckt sind %(amount)s.")
+        % {
+            "rate": format(rate.normalize(), "f").replace(".", ","),
+            "total": german_amount(total),
+            "expected": german_amount(expected),
+            "amount": german_amount(amount),
+        }
+    )
+    return ValidationCheck("skonto_amount", ok, message, names)
 
 
 def _bic_checks(bic: str, iban: str | None) -> list[ValidationCheck]:

@@ -2,6 +2,8 @@
 
 from datetime import date
 
+import pytest
+
 from ablage.testing.german import german_iban
 from extraction.decision import decide
 from extraction.engine import confirm_supplier, extract
@@ -384,3 +386,52 @@ def test_it_keeps_the_read_name_when_the_identifiers_contradict_each_other():
     confirm_supplier(result, disputed)
 
     assert result.fields["supplier_name"].normalized == "Müller Bürobedarf GmbH"
+
+
+# --- Skonto ---------------------------------------------------------------------------------------
+
+
+def _with_terms(terms: str) -> PageBuilder:
+    page = invoice_label_right()
+    page.text(0.08, 0.55, terms)
+    return page
+
+
+def _skonto(result) -> tuple:
+    return tuple(result.fields[name].normalized if name in result.fields else None for name in SKONTO_FIELDS)
+
+
+SKONTO_FIELDS = ("skonto_rate", "skonto_days", "skonto_amount")
+
+
+def test_it_reads_skonto_rate_days_and_amount_from_the_payment_terms():
+    result = extract([_with_terms("Bei Zahlung innerhalb 10 Tagen 2 % Skonto (39,70 €).").build()], today=TODAY)
+
+    assert _skonto(result) == ("2", "10", "39.70")
+    assert result.fields["skonto_rate"].rule == "zahlungsbedingung:skonto"
+    assert next(check for check in result.validation if check.rule == "skonto_amount").ok is True
+    # The net term stays the due date: 14 days, not the 10 of the discount.
+    assert result.fields["due_date"].normalized == "2026-11-17"
+
+
+@pytest.mark.parametrize(
+    ("terms", "expected"),
+    [
+        ("1,5 % Skonto bei Zahlung innerhalb von 8 Tagen.", ("1.5", "8", None)),
+        ("3 % discount (59,56 €) if paid within 7 days.", ("3", "7", "59.56")),
+    ],
+)
+def test_it_reads_skonto_in_other_wordings(terms, expected):
+    assert _skonto(extract([_with_terms(terms).build()], today=TODAY)) == expected
+
+
+def test_it_fails_a_skonto_amount_that_is_not_the_rate_of_the_total():
+    result = extract([_with_terms("Bei Zahlung innerhalb 10 Tagen 2 % Skonto (29,70 €).").build()], today=TODAY)
+
+    check = next(check for check in result.validation if check.rule == "skonto_amount")
+    assert check.ok is False
+    assert check.message == "Skonto 2 % von 1.985,22 sind 39,70, gedruckt sind 29,70."
+
+
+def test_it_reads_no_skonto_where_none_is_offered():
+    assert _skonto(extract([invoice_label_right().build()], today=TODAY)) == (None, None, None)
