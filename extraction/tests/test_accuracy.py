@@ -10,6 +10,7 @@ Seeds are fixed, Tesseract runs single-threaded and the documents are read one a
 """
 
 import pytest
+from django.db import transaction
 
 from ablage.testing.suppliers import CLASSIC_PROFILES
 from extraction.evaluation import CORE_FIELDS, PlannedCase, evaluate, format_report, plan, run_cases
@@ -43,8 +44,10 @@ SCAN_CORE_FLOOR = dict.fromkeys(CORE_FIELDS, 5 / 6 - 0.01) | {
 # set); the module-wide fixtures run it once, so they open the test database themselves.
 @pytest.fixture(scope="module")
 def master_data(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        rows = Supplier.objects.bulk_create(
+    # One transaction for the module, rolled back at its end: the rows never outlive it, not even
+    # when the process dies (the documents are read in this thread, so they see the rows).
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield Supplier.objects.bulk_create(
             Supplier(
                 name=profile.identity.name,
                 street=profile.identity.address.street,
@@ -57,8 +60,7 @@ def master_data(django_db_setup, django_db_blocker):
             )
             for profile in CLASSIC_PROFILES
         )
-        yield rows
-        Supplier.all_objects.filter(id__in=[row.id for row in rows]).delete()
+        transaction.set_rollback(True)
 
 
 @pytest.fixture(scope="module")
