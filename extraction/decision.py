@@ -152,13 +152,23 @@ def decide_with_reason(
     }
 
 
+def supplier_confirmed(supplier: SupplierEvidence | None) -> bool:
+    """The master data names the sender beyond reasonable doubt (see ``CONFIRMING_RULES``)."""
+    return (
+        supplier is not None
+        and not supplier.conflicts
+        and supplier.rule in CONFIRMING_RULES
+        and supplier.confidence >= SUPPLIER_FLOOR
+    )
+
+
 def _scan_gate(result: ExtractionResult, supplier: SupplierEvidence | None) -> str:
     """Why a document read by OCR may not be approved without a person; "" when nothing speaks against it."""
     if supplier is None:
         return _("Gescannter Beleg: Lieferant nicht in den Stammdaten gefunden.")
     if supplier.conflicts:
         return _("Gescannter Beleg: Kennungen gehören zu verschiedenen Lieferanten.")
-    if supplier.rule not in CONFIRMING_RULES or supplier.confidence < SUPPLIER_FLOOR:
+    if not supplier_confirmed(supplier):
         return _("Gescannter Beleg: Lieferant %(name)s nicht sicher bestätigt (%(confidence)s).") % {
             "name": supplier.name,
             "confidence": german_percent(supplier.confidence),

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from extraction.amounts import choose_amounts
 from extraction.banks import bic_for_iban, ocr_variant_of, same_bic
 from extraction.classify import classify
+from extraction.decision import supplier_confirmed
 from extraction.fields import (
     Candidate,
     bic_fallback,
@@ -142,11 +143,12 @@ def confirm_supplier(result: ExtractionResult, supplier: SupplierEvidence | None
     OCR misreads names ("Bürobedarf" as "Bucobedart") that the USt-IdNr. or IBAN on the same page
     identify beyond doubt; the booking needs the supplier's real name. The printed text and its box
     stay as the evidence. A match with conflicting identifiers changes nothing: a person must look.
-    Updates ``result`` in place, the overall confidence included.
+    A match that does not confirm the supplier (a name merely found somewhere in the text, an
+    ambiguous one) changes nothing either. Updates ``result`` in place, the overall confidence included.
     """
     read = result.fields.get("supplier_name")
     # Without a name read there is nothing to correct (and the missing-field check already ran).
-    if supplier is None or supplier.conflicts or read is None:
+    if not supplier_confirmed(supplier) or read is None:
         return
     same = read.normalized == supplier.name
     result.fields["supplier_name"] = FieldValue(

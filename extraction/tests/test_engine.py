@@ -435,3 +435,12 @@ def test_it_fails_a_skonto_amount_that_is_not_the_rate_of_the_total():
 
 def test_it_reads_no_skonto_where_none_is_offered():
     assert _skonto(extract([invoice_label_right().build()], today=TODAY)) == (None, None, None)
+
+
+def test_it_keeps_the_read_name_when_the_master_data_only_found_a_name_in_the_text():
+    result = extract([invoice_label_right().build()], today=TODAY)
+    mentioned = SupplierEvidence(name="Schmidt GmbH", rule="name_phrase", confidence=0.75)
+
+    confirm_supplier(result, mentioned)
+
+    assert result.fields["supplier_name"].normalized == "Müller Bürobedarf GmbH"
