@@ -263,8 +263,11 @@ def _persist_output(job: ProcessingJob, output) -> None:
             )
             if new_status == Document.Status.REVIEW:
                 from documents.review_queue import review_queue_refresh_priorities
+                from extraction.llm.services import model_assist_after_processing
 
                 review_queue_refresh_priorities(document_ids=[document.id])
+                # Below its type's threshold and configured so: the model is asked in the background.
+                model_assist_after_processing(document=Document.objects.get(id=document.id))
             if new_status == Document.Status.APPROVED:
                 audit_log_record(
                     actor=None,

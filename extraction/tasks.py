@@ -42,3 +42,16 @@ def model_performance_compute() -> int:
     rows = services.model_performance_compute(day=today - timedelta(days=1))
     rows += services.model_performance_compute(day=today)
     return len(rows)
+
+
+@shared_task(ignore_result=True)
+def model_run_execute(run_id: str) -> str:
+    """Ask the model for a document's fields (queue ``extract``); the run records every outcome.
+
+    No Celery retries: the transport retries transient errors with backoff itself, and a run that
+    failed stays failed (a clerk can ask again) rather than hammering a struggling server.
+    """
+    from extraction.llm.services import model_run_execute as execute
+
+    run = execute(run_id=run_id)
+    return run.status if run is not None else ""
