@@ -1,5 +1,6 @@
 """Model-assisted extraction end to end against a scripted OpenAI-protocol server on loopback."""
 
+import base64
 import json
 import re
 
@@ -266,3 +267,22 @@ def test_the_task_executes_a_requested_run(owner, configured_model, django_captu
     run.refresh_from_db()
     assert run.finished_at is not None
     assert _fields(document)["invoice_date"].normalized_value == "2026-03-12"
+
+
+def test_it_sends_the_page_images_to_a_model_that_accepts_them(owner, configured_model, settings):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    settings.ABLAGE_MODEL_VISION = True
+    document = invoice_document(owner)
+    jpeg = b"\xff\xd8\xff\xe0 eine Seite \xff\xd9"
+    document.pages.update(image_key=default_storage.save(f"pages/{document.id}/p1.jpg", ContentFile(jpeg)))
+
+    _ask(document)
+
+    content = configured_model.requests[0]["messages"][1]["content"]
+    assert content[0]["type"] == "text" and content[0]["text"].startswith("<<<DOKUMENT ")
+    assert content[1] == {
+        "type": "image_url",
+        "image_url": {"url": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()},
+    }

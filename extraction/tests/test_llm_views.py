@@ -153,3 +153,27 @@ def test_token_usage_and_latency_appear_in_the_metrics(owner, configured_model):
     assert 'ablage_model_tokens_total{kind="completion"} 40.0' in text
     assert 'ablage_model_runs_total{status="succeeded",trigger="on_demand"} 1.0' in text
     assert 'ablage_model_latency_seconds_count{model="test-modell-7b"} 1.0' in text
+
+
+def test_the_pipeline_asks_the_model_for_a_document_it_sends_to_review_below_the_threshold(
+    owner, configured_model, born_digital_pdf, django_capture_on_commit_callbacks
+):
+    from documents import services
+    from documents.models import Document
+
+    _set("extraction.threshold.invoice", 1.0)
+    document = services.document_ingest(owner=owner, filename="rechnung.pdf", data=born_digital_pdf)
+    with django_capture_on_commit_callbacks(execute=False):
+        services.job_run(job_id=document.jobs.get().id)
+    document.refresh_from_db()
+    assert document.status == Document.Status.REVIEW and document.overall_confidence < 1.0
+
+    run = ModelRun.objects.get(document=document)
+    assert run.trigger == ModelRun.Trigger.AUTOMATIC
+    model_run_execute(run_id=run.id)
+
+    run.refresh_from_db()
+    document.refresh_from_db()
+    assert run.status == ModelRun.Status.SUCCEEDED
+    assert "Gesamtbetrag" in configured_model.requests[0]["messages"][1]["content"]
+    assert document.status == Document.Status.REVIEW
