@@ -12,7 +12,7 @@ from extraction.tests.model_server import Reply, invoice_document
 from system.selectors import config_cache_invalidate
 from system.services import config_set
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
 class Clock:

@@ -12,7 +12,7 @@ from extraction.models import ModelBudget, ModelCircuit, ModelRun
 from extraction.tests.model_server import INJECTION, INVOICE_LINES, Reply, invoice_document
 from monitoring.models import AuditLog
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
 
 def _ask(document, *, sleeps=None, **kwargs):
