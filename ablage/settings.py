@@ -6,6 +6,7 @@ See README.md ("Konfiguration") for every variable. Test overrides live in
 
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from ablage.env import (
@@ -353,6 +354,13 @@ ABLAGE_MODEL_VISION = env_bool("ABLAGE_MODEL_VISION", False)
 # The model server usually runs in the office network or on this machine, which the SSRF guard
 # blocks: open exactly its address here ("127.0.0.1/32"). The URL's own port is always allowed.
 ABLAGE_MODEL_ALLOWED_NETWORKS = env_network_list("ABLAGE_MODEL_ALLOWED_NETWORKS", [])
+# Or a local model folder loaded with transformers (requirements/model.txt) on a GPU worker that
+# consumes ABLAGE_MODEL_QUEUE; nothing is ever downloaded. Only one of URL and folder.
+ABLAGE_MODEL_DIR = env_str("ABLAGE_MODEL_DIR", "")
+ABLAGE_MODEL_ALLOW_CPU = env_bool("ABLAGE_MODEL_ALLOW_CPU", False)
+ABLAGE_MODEL_QUEUE = env_choice("ABLAGE_MODEL_QUEUE", "extract", {"default", "ocr_gpu", "extract"})
+if ABLAGE_MODEL_URL and ABLAGE_MODEL_DIR:
+    raise ImproperlyConfigured("Set either ABLAGE_MODEL_URL or ABLAGE_MODEL_DIR, not both.")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

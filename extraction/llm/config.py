@@ -42,6 +42,8 @@ class ModelSettings:
     max_output_tokens: int = 800
     vision: bool = False
     allowed_networks: tuple[str, ...] = ()
+    model_dir: str = ""  # the local transport instead of HTTP
+    allow_cpu: bool = False
 
     @property
     def endpoint(self) -> str:
@@ -49,7 +51,34 @@ class ModelSettings:
 
     @property
     def breaker_name(self) -> str:
+        if self.model_dir:
+            return f"local {self.model_dir}"
         return f"{self.endpoint} {self.model}"
+
+    def model_label(self) -> str:
+        """The model's name for requests, cache keys and metrics (a local folder: name and config digest)."""
+        if self.model or not self.model_dir:
+            return self.model
+        from extraction.llm.local import model_version
+
+        return model_version(self.model_dir)
+
+    def unavailable_reason(self) -> str:
+        """Why the configured model cannot be used on this machine, in German; ``""`` when it can."""
+        if not self.model_dir:
+            return ""
+        from extraction.llm.local import unavailable_reason
+
+        return unavailable_reason(self.model_dir, allow_cpu=self.allow_cpu)
+
+    def transport(self):
+        if self.model_dir:
+            from extraction.llm.local import LocalTransport
+
+            return LocalTransport(self.model_dir, max_new_tokens=self.max_output_tokens)
+        from extraction.llm.transport import HTTPTransport
+
+        return HTTPTransport(self)
 
     def guard(self) -> net.UrlGuard:
         """The outgoing-HTTP guard, widened by exactly what the administrator configured for the model."""
@@ -64,6 +93,15 @@ class ModelSettings:
 
 def model_settings() -> ModelSettings | None:
     """The configured model, or ``None``: then the backend is unavailable and documents take the normal path."""
+    if settings.ABLAGE_MODEL_DIR:
+        return ModelSettings(
+            url="",
+            model=settings.ABLAGE_MODEL_NAME or "",
+            max_output_tokens=settings.ABLAGE_MODEL_MAX_OUTPUT_TOKENS,
+            max_attempts=settings.ABLAGE_MODEL_MAX_ATTEMPTS,
+            model_dir=settings.ABLAGE_MODEL_DIR,
+            allow_cpu=settings.ABLAGE_MODEL_ALLOW_CPU,
+        )
     if not settings.ABLAGE_MODEL_URL or not settings.ABLAGE_MODEL_NAME:
         return None
     return ModelSettings(

@@ -10,6 +10,7 @@ import logging
 import time
 from datetime import date
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
@@ -34,7 +35,7 @@ from extraction.llm.guards import (
 )
 from extraction.llm.output import Suggestion, check_values, combined_checks, parse_answer
 from extraction.llm.prompt import build_messages, cache_key, document_text
-from extraction.llm.transport import HTTPTransport, ModelOutputError, ModelRequestError, TransientModelError
+from extraction.llm.transport import ModelOutputError, ModelRequestError, TransientModelError
 from extraction.models import ModelBudget, ModelRun
 from extraction.selectors import document_page_contents
 from monitoring.services import audit_log_record
@@ -49,7 +50,9 @@ MAX_STORED_CONTENT = 2000
 
 
 def model_available() -> bool:
-    return llm_config.model_settings() is not None
+    """A model is configured and can run here (a local one needs torch, its folder and a GPU)."""
+    configured = llm_config.model_settings()
+    return configured is not None and not configured.unavailable_reason()
 
 
 def budget_state(document) -> dict:
@@ -73,8 +76,11 @@ def model_run_request(*, document, trigger: str, user=None) -> ModelRun:
     Raises ``ApplicationError`` (shown to the clerk) when no model is configured, the document is
     not in review, the type's mode is ``off``, a run is already under way, or the budget is used up.
     """
-    if not model_available():
+    configured = llm_config.model_settings()
+    if configured is None:
         raise ApplicationError(_("Es ist kein Modell eingerichtet."), code="model_unavailable")
+    if reason := configured.unavailable_reason():
+        raise ApplicationError(reason, code="model_unavailable")
     if document.status != Document.Status.REVIEW:
         raise ApplicationError(_("Nur Dokumente in der Prüfung können dem Modell vorgelegt werden."), code="not_review")
     if llm_config.mode_for(document.document_type) == llm_config.MODE_OFF:
@@ -102,7 +108,10 @@ def model_run_request(*, document, trigger: str, user=None) -> ModelRun:
     )
     from extraction import tasks
 
-    transaction.on_commit(lambda: tasks.model_run_execute.delay(str(run.id)))
+    # A local model runs where its GPU is (ABLAGE_MODEL_QUEUE); the HTTP transport anywhere.
+    transaction.on_commit(
+        lambda: tasks.model_run_execute.apply_async(args=[str(run.id)], queue=settings.ABLAGE_MODEL_QUEUE)
+    )
     return run
 
 
@@ -149,13 +158,15 @@ def model_run_execute(
         return None
     run = ModelRun.objects.select_related("document").get(id=run_id)
     document = run.document
-    settings_ = llm_config.model_settings()
-    if settings_ is None:
+    configured = llm_config.model_settings()
+    if configured is None:
         return _finish(run, ModelRun.Status.UNAVAILABLE, _("Es ist kein Modell eingerichtet."))
+    if reason := configured.unavailable_reason():
+        return _finish(run, ModelRun.Status.UNAVAILABLE, reason)
     pages = document_page_contents(document)
     text = document_text(pages)
-    run.model_name = settings_.model[:200]
-    run.cache_key = cache_key(model=settings_.model, document_type=document.document_type, text=text)
+    run.model_name = configured.model_label()[:200]
+    run.cache_key = cache_key(model=run.model_name, document_type=document.document_type, text=text)
 
     cached = (
         ModelRun.objects.filter(cache_key=run.cache_key, status=ModelRun.Status.SUCCEEDED)
@@ -167,7 +178,7 @@ def model_run_execute(
         run.from_cache = True
         values, unknown = cached.answer.get("values", {}), cached.answer.get("ignored_keys", [])
     else:
-        outcome = _ask(run, document, text, settings_, transport=transport, breaker=breaker, sleep=sleep)
+        outcome = _ask(run, document, text, configured, transport=transport, breaker=breaker, sleep=sleep)
         if isinstance(outcome, ModelRun):
             return outcome  # finished without an answer
         values, unknown = outcome
@@ -196,9 +207,9 @@ def model_run_execute(
     return _finish(run, ModelRun.Status.SUCCEEDED, message)
 
 
-def _ask(run, document, text, settings_, *, transport, breaker, sleep):
+def _ask(run, document, text, configured, *, transport, breaker, sleep):
     """The model's field values, or the finished run when there is no answer to read."""
-    breaker = breaker or CircuitBreaker(settings_.breaker_name)
+    breaker = breaker or CircuitBreaker(configured.breaker_name)
     if breaker.state() == OPEN:
         try:
             breaker.before_call()
@@ -216,20 +227,20 @@ def _ask(run, document, text, settings_, *, transport, breaker, sleep):
         )
     except BudgetReached as exc:
         return _finish(run, ModelRun.Status.BUDGET_REACHED, exc.message)
-    images = _page_images(document) if settings_.vision else []
+    images = _page_images(document) if configured.vision else []
     messages = build_messages(text, document_type=document.document_type, images=images)
-    transport = transport or HTTPTransport(settings_)
+    transport = transport or configured.transport()
     started = time.monotonic()
     try:
         completion, run.attempts = call_with_guards(
-            transport, messages, breaker=breaker, max_attempts=settings_.max_attempts, sleep=sleep
+            transport, messages, breaker=breaker, max_attempts=configured.max_attempts, sleep=sleep
         )
     except CircuitOpen as exc:
         # Refused before anything went out: the reserved call was not used.
         ModelBudget.objects.filter(id=budget.id, calls__gt=0).update(calls=F("calls") - 1)
         return _finish(run, ModelRun.Status.CIRCUIT_OPEN, exc.message, latency_ms=_elapsed(started))
     except TransientModelError as exc:
-        attempts = getattr(exc, "attempts", settings_.max_attempts)
+        attempts = getattr(exc, "attempts", configured.max_attempts)
         return _finish(
             run,
             ModelRun.Status.FAILED,
