@@ -743,10 +743,12 @@ def document_reject(*, document: Document, user, reason: str, ip_address=None) -
 
 
 @transaction.atomic
-def document_fields_set_extracted(*, document: Document, values: dict, rule: str) -> list[str]:
+def document_fields_set_extracted(
+    *, document: Document, values: dict, rule: str, source: str = ExtractedField.Source.RULE
+) -> list[str]:
     """Store machine-extracted values (``extraction.types.FieldValue``) from a later pass, e.g.
-    a workflow step. A clerk's correction (locked field) is never overwritten, nor a value
-    extracted with higher confidence. Returns the names written."""
+    a workflow step or a model's suggestions (``source`` "model"). A clerk's correction (locked
+    field) is never overwritten, nor a value extracted with higher confidence. Returns the names written."""
     document = Document.objects.select_for_update().get(id=document.id)
     existing = {field.name: field for field in document.fields.all()}
     written = []
@@ -764,7 +766,7 @@ def document_fields_set_extracted(*, document: Document, values: dict, rule: str
                 "confidence": value.confidence,
                 "page": value.page,
                 "bbox": list(value.bbox) if value.bbox else None,
-                "source": ExtractedField.Source.RULE,
+                "source": source,
                 "rule": rule[:100],
             },
         )

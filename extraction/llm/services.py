@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from ablage.errors import ApplicationError
 from documents.models import Document, ExtractedField
+from documents.services import document_fields_set_extracted
 from extraction.layout import build_layouts
 from extraction.llm import config as llm_config
 from extraction.llm.guards import (
@@ -38,6 +39,7 @@ from extraction.llm.prompt import build_messages, cache_key, document_text
 from extraction.llm.transport import ModelOutputError, ModelRequestError, TransientModelError
 from extraction.models import ModelBudget, ModelRun
 from extraction.selectors import document_page_contents
+from extraction.types import FieldValue
 from monitoring.services import audit_log_record
 
 logger = logging.getLogger(__name__)
@@ -289,7 +291,7 @@ def _compare_and_apply(*, document, suggestions: list[Suggestion], run: ModelRun
     locked = Document.objects.select_for_update().get(id=document.id)
     fields = {field.name: field for field in locked.fields.all()}
     master = _independent_values(locked)
-    applied = []
+    to_fill = {}
     for suggestion in suggestions:
         if not suggestion.usable:
             continue
@@ -305,22 +307,26 @@ def _compare_and_apply(*, document, suggestions: list[Suggestion], run: ModelRun
             suggestion.other_value = f"{value} ({label})"
         if locked.status != Document.Status.REVIEW or suggestion.comparison == "conflicts":
             continue  # a conflict is shown, not written over a blank that master data would fill differently
-        ExtractedField.objects.update_or_create(
-            document=locked,
-            name=suggestion.name,
-            defaults={
-                "value": suggestion.value,
-                "normalized_value": suggestion.normalized,
-                "extracted_value": suggestion.normalized,
-                "confidence": VERIFIED_CONFIDENCE if suggestion.verified else UNVERIFIED_CONFIDENCE,
-                "page": suggestion.page,
-                "bbox": suggestion.bbox,
-                "source": ExtractedField.Source.MODEL,
-                "rule": f"modell:{run.model_name}"[:100],
-            },
-        )
-        suggestion.applied = True
-        applied.append(suggestion.name)
+        to_fill[suggestion.name] = suggestion
+    # Summary columns and a document version come with it, as for any later extraction pass.
+    applied = document_fields_set_extracted(
+        document=locked,
+        values={
+            name: FieldValue(
+                name=name,
+                value=suggestion.value,
+                normalized=suggestion.normalized,
+                confidence=VERIFIED_CONFIDENCE if suggestion.verified else UNVERIFIED_CONFIDENCE,
+                page=suggestion.page,
+                bbox=tuple(suggestion.bbox) if suggestion.bbox else None,
+            )
+            for name, suggestion in to_fill.items()
+        },
+        rule=f"modell:{run.model_name}",
+        source=ExtractedField.Source.MODEL,
+    )
+    for name in applied:
+        to_fill[name].applied = True
     if applied:
         audit_log_record(
             actor=run.requested_by,

@@ -3,6 +3,7 @@
 import base64
 import json
 import re
+from datetime import date
 
 import pytest
 
@@ -56,6 +57,9 @@ def test_it_fills_the_empty_fields_with_checked_suggestions_and_leaves_the_docum
     assert run.answer["failed_checks"] == []
     document.refresh_from_db()
     assert document.status == Document.Status.REVIEW  # never approved on the model's word
+    assert document.document_date == date(2026, 3, 12)  # the list's columns follow the fields
+    version = document.versions.get(change_type="fields_extracted")
+    assert version.description == "modell:test-modell-7b" and "invoice_date" in version.changed_fields
     assert run.prompt_tokens == 120 and run.completion_tokens == 40 and run.latency_ms is not None
     assert AuditLog.objects.filter(action="document.model_suggested", object_id=str(document.id)).exists()
 
