@@ -1,5 +1,7 @@
 """Extraction configuration and its learning data: rules, rule history, ground truth, model metrics."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -397,8 +399,11 @@ class ModelRun(BaseModel):
     ``cache_key`` is the SHA-256 of prompt version, model and document text: a later run with the
     same key takes the stored answer instead of calling the model again.
     States: pending -> running -> succeeded | invalid_output | failed | budget_reached |
-    circuit_open | unavailable (terminal; a new request makes a new run).
+    circuit_open | unavailable (terminal; a new request makes a new run). A run still pending or
+    running after ``ACTIVE_FOR`` is taken as lost (its worker died) and failed by the next request.
     """
+
+    ACTIVE_FOR = timedelta(minutes=15)
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Wartet")
@@ -408,20 +413,11 @@ class ModelRun(BaseModel):
         FAILED = "failed", _("Fehlgeschlagen")
         BUDGET_REACHED = "budget_reached", _("Monatsbudget erreicht")
         CIRCUIT_OPEN = "circuit_open", _("Modell vorübergehend gesperrt")
-        UNAVAILABLE = "unavailable", _("Kein Modell eingerichtet")
+        UNAVAILABLE = "unavailable", _("Modell nicht verfügbar")
 
     class Trigger(models.TextChoices):
         AUTOMATIC = "automatic", _("Automatisch (unter der Schwelle)")
         ON_DEMAND = "on_demand", _("Auf Anfrage aus der Prüfung")
-
-    FINISHED = (
-        Status.SUCCEEDED,
-        Status.INVALID_OUTPUT,
-        Status.FAILED,
-        Status.BUDGET_REACHED,
-        Status.CIRCUIT_OPEN,
-        Status.UNAVAILABLE,
-    )
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="model_runs")
     team = models.ForeignKey(

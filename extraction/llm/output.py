@@ -60,10 +60,6 @@ class Suggestion:
             "applied": self.applied,
         }
 
-    @classmethod
-    def from_json(cls, data: dict) -> "Suggestion":
-        return cls(**{key: data.get(key) for key in cls.__slots__ if key in data})
-
 
 def parse_answer(content: str) -> tuple[dict[str, str], list[str]]:
     """The field values of the model's JSON object, and the keys it invented (ignored).

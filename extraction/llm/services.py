@@ -91,9 +91,14 @@ def model_run_request(*, document, trigger: str, user=None) -> ModelRun:
             % {"type": document.get_document_type_display() if document.document_type else _("unbekannt")},
             code="model_off_for_type",
         )
-    if ModelRun.objects.filter(
-        document=document, status__in=[ModelRun.Status.PENDING, ModelRun.Status.RUNNING]
-    ).exists():
+    active = ModelRun.objects.filter(document=document, status__in=[ModelRun.Status.PENDING, ModelRun.Status.RUNNING])
+    now = timezone.now()
+    active.filter(created_at__lt=now - ModelRun.ACTIVE_FOR).update(
+        status=ModelRun.Status.FAILED,
+        message=_("Abgebrochen: der Worker hat die Anfrage nicht zu Ende gebracht."),
+        finished_at=now,
+    )
+    if active.exists():
         raise ApplicationError(_("Das Modell wird für dieses Dokument bereits gefragt."), code="model_run_pending")
     state = budget_state(document)
     if state["reached"]:

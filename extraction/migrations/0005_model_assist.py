@@ -90,7 +90,7 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, editable=False)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('trigger', models.CharField(choices=[('automatic', 'Automatisch (unter der Schwelle)'), ('on_demand', 'Auf Anfrage aus der Prüfung')], max_length=20, verbose_name='Anlass')),
-                ('status', models.CharField(choices=[('pending', 'Wartet'), ('running', 'Läuft'), ('succeeded', 'Beantwortet'), ('invalid_output', 'Antwort unbrauchbar'), ('failed', 'Fehlgeschlagen'), ('budget_reached', 'Monatsbudget erreicht'), ('circuit_open', 'Modell vorübergehend gesperrt'), ('unavailable', 'Kein Modell eingerichtet')], default='pending', max_length=20, verbose_name='Status')),
+                ('status', models.CharField(choices=[('pending', 'Wartet'), ('running', 'Läuft'), ('succeeded', 'Beantwortet'), ('invalid_output', 'Antwort unbrauchbar'), ('failed', 'Fehlgeschlagen'), ('budget_reached', 'Monatsbudget erreicht'), ('circuit_open', 'Modell vorübergehend gesperrt'), ('unavailable', 'Modell nicht verfügbar')], default='pending', max_length=20, verbose_name='Status')),
                 ('model_name', models.CharField(blank=True, max_length=200, verbose_name='Modell')),
                 ('cache_key', models.CharField(blank=True, max_length=64, verbose_name='Cache-Schlüssel')),
                 ('from_cache', models.BooleanField(default=False, verbose_name='aus dem Cache')),

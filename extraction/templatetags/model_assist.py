@@ -1,4 +1,5 @@
 from django import template
+from django.utils import timezone
 
 from documents.field_labels import FIELD_LABELS
 from extraction.llm.services import budget_state, model_available
@@ -22,7 +23,12 @@ def model_assist_panel(context, document, can_review=False):
         "budget": budget_state(document) if available else None,
         "runs": runs,
         "suggestions": _suggestions(runs),
-        "pending": any(run.status in (ModelRun.Status.PENDING, ModelRun.Status.RUNNING) for run in runs),
+        # A run lost with its worker does not block the button for ever (see ModelRun.ACTIVE_FOR).
+        "pending": any(
+            run.status in (ModelRun.Status.PENDING, ModelRun.Status.RUNNING)
+            and run.created_at > timezone.now() - ModelRun.ACTIVE_FOR
+            for run in runs
+        ),
     }
 
 

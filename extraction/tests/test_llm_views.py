@@ -108,7 +108,7 @@ def test_the_button_is_disabled_and_the_state_shown_when_the_budget_is_used_up(
     response = client.post(reverse("extraction:model-ask", args=[document.id]))
 
     assert "Monatsbudget erreicht" in page
-    assert '<button type="submit" disabled>Modell fragen</button>' in page
+    assert "disabled>Modell fragen" in page
     assert _messages(response) == ["Monatsbudget für Modellanfragen erreicht (0 von 0 Aufrufen)."]
     assert not ModelRun.objects.exists()
 
@@ -177,3 +177,24 @@ def test_the_pipeline_asks_the_model_for_a_document_it_sends_to_review_below_the
     assert run.status == ModelRun.Status.SUCCEEDED
     assert "Gesamtbetrag" in configured_model.requests[0]["messages"][1]["content"]
     assert document.status == Document.Status.REVIEW
+
+
+def test_a_run_lost_with_its_worker_does_not_block_asking_again(client, reviewer, owner, configured_model):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    document = invoice_document(owner)
+    lost = ModelRun.objects.create(
+        document=document, trigger=ModelRun.Trigger.ON_DEMAND, status=ModelRun.Status.RUNNING
+    )
+    ModelRun.objects.filter(id=lost.id).update(created_at=timezone.now() - timedelta(minutes=16))
+    client.force_login(reviewer)
+
+    page = client.get(reverse("documents:review", args=[document.id])).content.decode()
+    response = client.post(reverse("extraction:model-ask", args=[document.id]))
+
+    assert "Modell fragen" in page and "disabled>Modell fragen" not in page
+    assert "Das Modell wird gefragt" in _messages(response)[0]
+    lost.refresh_from_db()
+    assert lost.status == ModelRun.Status.FAILED and "nicht zu Ende" in lost.message
