@@ -52,6 +52,16 @@ def model_run_execute(run_id: str) -> str:
     failed stays failed (a clerk can ask again) rather than hammering a struggling server.
     """
     from extraction.llm.services import model_run_execute as execute
+    from extraction.models import ModelRun
 
-    run = execute(run_id=run_id)
+    try:
+        run = execute(run_id=run_id)
+    except Exception as exc:
+        # Say so on the run at once rather than leave it "running" until it counts as lost.
+        ModelRun.objects.filter(id=run_id, status=ModelRun.Status.RUNNING).update(
+            status=ModelRun.Status.FAILED,
+            message=f"Interner Fehler bei der Modellanfrage ({type(exc).__name__}).",
+            finished_at=timezone.now(),
+        )
+        raise
     return run.status if run is not None else ""

@@ -290,3 +290,20 @@ def test_it_sends_the_page_images_to_a_model_that_accepts_them(owner, configured
         "type": "image_url",
         "image_url": {"url": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()},
     }
+
+
+def test_the_task_marks_a_run_failed_when_something_unexpected_breaks(owner, configured_model, monkeypatch):
+    from extraction import tasks
+    from extraction.llm import services
+
+    def broken(pages):
+        raise KeyError("words")
+
+    monkeypatch.setattr(services, "document_text", broken)
+    run = ModelRun.objects.create(document=invoice_document(owner), trigger=ModelRun.Trigger.ON_DEMAND)
+
+    with pytest.raises(KeyError):
+        tasks.model_run_execute(str(run.id))
+
+    run.refresh_from_db()
+    assert run.status == ModelRun.Status.FAILED and "KeyError" in run.message
