@@ -177,7 +177,13 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
 
 def post_json(
-    url: str, body: bytes, *, headers: dict[str, str], timeout: float = 5.0, guard: UrlGuard | None = None
+    url: str,
+    body: bytes,
+    *,
+    headers: dict[str, str],
+    timeout: float = 5.0,
+    guard: UrlGuard | None = None,
+    max_bytes: int = 64 * 1024,
 ) -> Response:
     """POST ``body`` to ``url`` after the SSRF check, connecting only to a checked address.
 
@@ -204,7 +210,7 @@ def post_json(
             )
             reply = connection.getresponse()
             # Enough of the answer for the delivery log; a receiver streaming megabytes gets cut off.
-            content = reply.read(64 * 1024)
+            content = reply.read(max_bytes)
             return Response(status=reply.status, body=content, location=reply.getheader("Location", ""))
         except ConnectionRefusedError as exc:
             last_error = exc  # try the next checked address of the same host

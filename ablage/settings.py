@@ -6,6 +6,7 @@ See README.md ("Konfiguration") for every variable. Test overrides live in
 
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from ablage.env import (
@@ -338,6 +339,28 @@ ABLAGE_OUTGOING_ALLOWED_PORTS = env_int_list("ABLAGE_OUTGOING_ALLOWED_PORTS", [8
 # Networks an admin deliberately opens (e.g. the ERP in the office LAN: "192.168.10.5/32").
 ABLAGE_OUTGOING_ALLOWED_NETWORKS = env_network_list("ABLAGE_OUTGOING_ALLOWED_NETWORKS", [])
 ABLAGE_WEBHOOK_TIMEOUT_SECONDS = env_float("ABLAGE_WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.5, maximum=30.0)
+
+# Optional model-assisted extraction (extraction.llm): an OpenAI-compatible chat-completions server
+# (vLLM, Ollama, llama.cpp server). Without ABLAGE_MODEL_URL the backend reports itself unavailable.
+# The URL is the API base ("http://10.0.0.7:8000/v1"); "/chat/completions" is appended.
+ABLAGE_MODEL_URL = env_str("ABLAGE_MODEL_URL", "")
+ABLAGE_MODEL_NAME = env_str("ABLAGE_MODEL_NAME", "")
+ABLAGE_MODEL_API_KEY = env_str("ABLAGE_MODEL_API_KEY", "")
+ABLAGE_MODEL_TIMEOUT_SECONDS = env_float("ABLAGE_MODEL_TIMEOUT_SECONDS", 60.0, minimum=1.0, maximum=600.0)
+ABLAGE_MODEL_MAX_ATTEMPTS = env_int("ABLAGE_MODEL_MAX_ATTEMPTS", 3, minimum=1)
+ABLAGE_MODEL_MAX_OUTPUT_TOKENS = env_int("ABLAGE_MODEL_MAX_OUTPUT_TOKENS", 800, minimum=50)
+# Send the page images along (only for models that accept images).
+ABLAGE_MODEL_VISION = env_bool("ABLAGE_MODEL_VISION", False)
+# The model server usually runs in the office network or on this machine, which the SSRF guard
+# blocks: open exactly its address here ("127.0.0.1/32"). The URL's own port is always allowed.
+ABLAGE_MODEL_ALLOWED_NETWORKS = env_network_list("ABLAGE_MODEL_ALLOWED_NETWORKS", [])
+# Or a local model folder loaded with transformers (requirements/model.txt) on a GPU worker that
+# consumes ABLAGE_MODEL_QUEUE; nothing is ever downloaded. Only one of URL and folder.
+ABLAGE_MODEL_DIR = env_str("ABLAGE_MODEL_DIR", "")
+ABLAGE_MODEL_ALLOW_CPU = env_bool("ABLAGE_MODEL_ALLOW_CPU", False)
+ABLAGE_MODEL_QUEUE = env_choice("ABLAGE_MODEL_QUEUE", "extract", {"default", "ocr_gpu", "extract"})
+if ABLAGE_MODEL_URL and ABLAGE_MODEL_DIR:
+    raise ImproperlyConfigured("Set either ABLAGE_MODEL_URL or ABLAGE_MODEL_DIR, not both.")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -29,6 +29,7 @@ urlpatterns = [
     path("einstellungen/", include("system.urls")),
     path("export/", export_page, name="export"),
     path("benachrichtigungen/", include("notifications.urls")),
+    path("modell/", include("extraction.urls")),
     path("", include("documents.urls")),
 ]
 

@@ -404,6 +404,8 @@ class ExtractedField(BaseModel):
         RULE = "rule", _("Regel")
         EINVOICE = "einvoice", _("E-Rechnung")
         MANUAL = "manual", _("Manuell")
+        # Proposed by a language model (extraction.llm): always reviewed by a person.
+        MODEL = "model", _("Modellvorschlag")
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="fields")
     name = models.CharField(max_length=64)

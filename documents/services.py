@@ -265,8 +265,11 @@ def _persist_output(job: ProcessingJob, output) -> None:
             )
             if new_status == Document.Status.REVIEW:
                 from documents.review_queue import review_queue_refresh_priorities
+                from extraction.llm.services import model_assist_after_processing
 
                 review_queue_refresh_priorities(document_ids=[document.id])
+                # Below its type's threshold and configured so: the model is asked in the background.
+                model_assist_after_processing(document=Document.objects.get(id=document.id))
             if new_status == Document.Status.APPROVED:
                 audit_log_record(
                     actor=None,
@@ -740,10 +743,12 @@ def document_reject(*, document: Document, user, reason: str, ip_address=None) -
 
 
 @transaction.atomic
-def document_fields_set_extracted(*, document: Document, values: dict, rule: str) -> list[str]:
+def document_fields_set_extracted(
+    *, document: Document, values: dict, rule: str, source: str = ExtractedField.Source.RULE
+) -> list[str]:
     """Store machine-extracted values (``extraction.types.FieldValue``) from a later pass, e.g.
-    a workflow step. A clerk's correction (locked field) is never overwritten, nor a value
-    extracted with higher confidence. Returns the names written."""
+    a workflow step or a model's suggestions (``source`` "model"). A clerk's correction (locked
+    field) is never overwritten, nor a value extracted with higher confidence. Returns the names written."""
     document = Document.objects.select_for_update().get(id=document.id)
     existing = {field.name: field for field in document.fields.all()}
     written = []
@@ -761,7 +766,7 @@ def document_fields_set_extracted(*, document: Document, values: dict, rule: str
                 "confidence": value.confidence,
                 "page": value.page,
                 "bbox": list(value.bbox) if value.bbox else None,
-                "source": ExtractedField.Source.RULE,
+                "source": source,
                 "rule": rule[:100],
             },
         )

@@ -6,7 +6,16 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ablage.errors import ApplicationError
-from extraction.models import ClassifierModel, ExtractionRule, ExtractionRuleVersion, ModelPerformance, TrainingData
+from extraction.models import (
+    ClassifierModel,
+    ExtractionRule,
+    ExtractionRuleVersion,
+    ModelBudget,
+    ModelCircuit,
+    ModelPerformance,
+    ModelRun,
+    TrainingData,
+)
 from extraction.selectors import rule_suggestions
 from extraction.services import rule_delete, rule_rollback, rule_save
 
@@ -211,4 +220,43 @@ class ClassifierModelAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ModelRun)
+class ModelRunAdmin(_ReadOnlyAdmin):
+    """Read-only record of every model request (extraction.llm): outcome, tokens, latency, suggestions."""
+
+    list_display = ("created_at", "document", "trigger", "status", "model_name", "from_cache", "attempts")
+    list_filter = ("status", "trigger", "model_name", "from_cache")
+    search_fields = ("document__title", "message", "cache_key")
+    list_select_related = ("document",)
+    raw_id_fields = ("document", "team", "requested_by")
+    date_hierarchy = "created_at"
+
+
+@admin.register(ModelBudget)
+class ModelBudgetAdmin(_ReadOnlyAdmin):
+    """Read-only: counted by ``extraction.llm.guards``; the limits are SystemConfig values."""
+
+    list_display = ("scope", "team", "month", "calls", "tokens")
+    list_filter = ("month",)
+
+
+@admin.register(ModelCircuit)
+class ModelCircuitAdmin(admin.ModelAdmin):
+    """The breaker's state; an admin may delete a row to close it at once (it is recreated closed)."""
+
+    list_display = ("name", "consecutive_failures", "opened_at", "probe_until")
+    readonly_fields = (*TIMESTAMP_FIELDS, "name", "consecutive_failures", "opened_at", "probe_until")
+
+    def has_add_permission(self, request):
         return False

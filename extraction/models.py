@@ -1,5 +1,7 @@
 """Extraction configuration and its learning data: rules, rule history, ground truth, model metrics."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -384,3 +386,135 @@ class ClassifierModel(BaseModel):
 
     def __str__(self):
         return f"{self.name} v{self.version}"
+
+
+# --- model-assisted extraction (extraction.llm) ----------------------------------------------------
+
+
+class ModelRun(BaseModel):
+    """One request to a language model for a document's fields, and what came of it.
+
+    ``answer`` holds the checked suggestions (``extraction.llm.output.Suggestion.as_json``) and the
+    validation checks they were put through; a model's value never approves anything by itself.
+    ``cache_key`` is the SHA-256 of prompt version, model and document text: a later run with the
+    same key takes the stored answer instead of calling the model again.
+    States: pending -> running -> succeeded | invalid_output | failed | budget_reached |
+    circuit_open | unavailable (terminal; a new request makes a new run). A run still pending or
+    running after ``ACTIVE_FOR`` is taken as lost (its worker died) and failed by the next request.
+    """
+
+    ACTIVE_FOR = timedelta(minutes=15)
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Wartet")
+        RUNNING = "running", _("Läuft")
+        SUCCEEDED = "succeeded", _("Beantwortet")
+        INVALID_OUTPUT = "invalid_output", _("Antwort unbrauchbar")
+        FAILED = "failed", _("Fehlgeschlagen")
+        BUDGET_REACHED = "budget_reached", _("Monatsbudget erreicht")
+        CIRCUIT_OPEN = "circuit_open", _("Modell vorübergehend gesperrt")
+        UNAVAILABLE = "unavailable", _("Modell nicht verfügbar")
+
+    class Trigger(models.TextChoices):
+        AUTOMATIC = "automatic", _("Automatisch (unter der Schwelle)")
+        ON_DEMAND = "on_demand", _("Auf Anfrage aus der Prüfung")
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="model_runs")
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("Team")
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    trigger = models.CharField(_("Anlass"), max_length=20, choices=Trigger.choices)
+    status = models.CharField(_("Status"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    model_name = models.CharField(_("Modell"), max_length=200, blank=True)
+    cache_key = models.CharField(_("Cache-Schlüssel"), max_length=64, blank=True)
+    from_cache = models.BooleanField(_("aus dem Cache"), default=False)
+    attempts = models.PositiveSmallIntegerField(_("Versuche"), default=0)
+    prompt_tokens = models.PositiveIntegerField(_("Eingabe-Tokens"), default=0)
+    completion_tokens = models.PositiveIntegerField(_("Ausgabe-Tokens"), default=0)
+    latency_ms = models.PositiveIntegerField(_("Dauer (ms)"), null=True, blank=True)
+    answer = models.JSONField(_("Antwort"), default=dict, blank=True)
+    message = models.TextField(_("Meldung"), blank=True)
+    finished_at = models.DateTimeField(_("beendet"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Modellanfrage")
+        verbose_name_plural = _("Modellanfragen")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[
+                        "pending",
+                        "running",
+                        "succeeded",
+                        "invalid_output",
+                        "failed",
+                        "budget_reached",
+                        "circuit_open",
+                        "unavailable",
+                    ]
+                ),
+                name="model_run_status_known",
+            ),
+            models.CheckConstraint(condition=Q(trigger__in=["automatic", "on_demand"]), name="model_run_trigger_known"),
+        ]
+        indexes = [
+            # Cache lookup: "a successful answer for this text and model" (extraction.llm.services).
+            models.Index(fields=["cache_key"], name="model_run_cache_idx", condition=Q(status="succeeded")),
+        ]
+
+    def __str__(self):
+        return f"{self.document_id} {self.status}"
+
+
+class ModelBudget(BaseModel):
+    """Calls and tokens a team used in one calendar month (``month`` = its first day).
+
+    ``scope`` is ``team:<id>`` or ``owner:<id>`` for documents without a team. A call is reserved
+    with a guarded increment (``calls < limit``) before it goes out, so parallel workers cannot
+    overshoot the calls limit; tokens are added when the answer arrives. No state transitions.
+    """
+
+    scope = models.CharField(_("Bereich"), max_length=80)
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+", verbose_name=_("Team")
+    )
+    month = models.DateField(_("Monat"))
+    calls = models.PositiveIntegerField(_("Aufrufe"), default=0)
+    tokens = models.PositiveBigIntegerField(_("Tokens"), default=0)
+
+    class Meta:
+        verbose_name = _("Modellbudget")
+        verbose_name_plural = _("Modellbudgets")
+        ordering = ["-month", "scope"]
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "month"], name="model_budget_unique_per_month"),
+        ]
+
+    def __str__(self):
+        return f"{self.scope} {self.month:%Y-%m}"
+
+
+class ModelCircuit(BaseModel):
+    """The circuit breaker in front of a model endpoint, shared by every worker through the database.
+
+    Closed (``opened_at`` empty) -> open after ``consecutive_failures`` reaches the limit ->
+    half-open once the cool-down passed: one worker claims the probe (``probe_until``, a lease in
+    case it dies) -> closed on success, open again (new ``opened_at``) on failure.
+    """
+
+    name = models.CharField(_("Name"), max_length=200, unique=True)
+    consecutive_failures = models.PositiveIntegerField(_("Fehler in Folge"), default=0)
+    opened_at = models.DateTimeField(_("geöffnet am"), null=True, blank=True)
+    probe_until = models.DateTimeField(_("Probe läuft bis"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Schutzschalter")
+        verbose_name_plural = _("Schutzschalter")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name

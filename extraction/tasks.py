@@ -42,3 +42,26 @@ def model_performance_compute() -> int:
     rows = services.model_performance_compute(day=today - timedelta(days=1))
     rows += services.model_performance_compute(day=today)
     return len(rows)
+
+
+@shared_task(ignore_result=True)
+def model_run_execute(run_id: str) -> str:
+    """Ask the model for a document's fields (queue ``extract``); the run records every outcome.
+
+    No Celery retries: the transport retries transient errors with backoff itself, and a run that
+    failed stays failed (a clerk can ask again) rather than hammering a struggling server.
+    """
+    from extraction.llm.services import model_run_execute as execute
+    from extraction.models import ModelRun
+
+    try:
+        run = execute(run_id=run_id)
+    except Exception as exc:
+        # Say so on the run at once rather than leave it "running" until it counts as lost.
+        ModelRun.objects.filter(id=run_id, status=ModelRun.Status.RUNNING).update(
+            status=ModelRun.Status.FAILED,
+            message=f"Interner Fehler bei der Modellanfrage ({type(exc).__name__}).",
+            finished_at=timezone.now(),
+        )
+        raise
+    return run.status if run is not None else ""

@@ -154,6 +154,7 @@ class PipelineCollector:
         yield depth
 
         yield from _delivery_metrics()
+        yield from _model_metrics(since)
 
 
 def _delivery_metrics():
@@ -167,6 +168,35 @@ def _delivery_metrics():
     for row in WebhookDelivery.objects.values("status").annotate(n=Count("id")):
         hooks.add_metric([row["status"]], row["n"])
     yield hooks
+
+
+def _model_metrics(since):
+    """Model-assisted extraction (extraction.llm): runs by outcome, tokens, and call latency."""
+    from django.db.models import Sum
+
+    from extraction.models import ModelRun
+
+    runs = CounterMetricFamily("ablage_model_runs", "Model requests by outcome", labels=["status", "trigger"])
+    for row in ModelRun.objects.values("status", "trigger").annotate(n=Count("id")):
+        runs.add_metric([row["status"], row["trigger"]], row["n"])
+    yield runs
+    totals = ModelRun.objects.aggregate(prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"))
+    tokens = CounterMetricFamily("ablage_model_tokens", "Tokens sent to and received from the model", labels=["kind"])
+    tokens.add_metric(["prompt"], totals["prompt"] or 0)
+    tokens.add_metric(["completion"], totals["completion"] or 0)
+    yield tokens
+    latencies: dict[str, list[float]] = {}
+    for model, milliseconds in ModelRun.objects.filter(created_at__gte=since, latency_ms__isnull=False).values_list(
+        "model_name", "latency_ms"
+    ):
+        latencies.setdefault(model or "unknown", []).append(milliseconds / 1000)
+    yield _histogram(
+        "ablage_model_latency_seconds",
+        "Duration of model requests (retries included) in the last 24 hours",
+        "model",
+        latencies,
+        DURATION_BUCKETS,
+    )
 
 
 def metrics_text() -> bytes:

@@ -173,6 +173,9 @@ ROUTES = {
     "documents:queue-claim-next": [("post", reviewers, None)],
     "documents:queue-release": [("post", review, None)],
     "documents:search": [("get", signed_in, None)],
+    # --- extraction (HTML) --------------------------------------------------------------------
+    # „Modell fragen“ on the review screen: reviewers of the document; others' documents stay hidden.
+    "extraction:model-ask": [("post", review, None)],
     # --- suppliers ----------------------------------------------------------------------------
     # Only admins hold suppliers.add_supplier; everyone else is refused before any lookup.
     "suppliers:create-from-document": [("post", admins, None)],
