@@ -619,6 +619,14 @@ class MailAccount(BaseModel):
     host = models.CharField(_("Server"), max_length=255)
     port = models.PositiveIntegerField(_("Port"), default=993)
     security = models.CharField(_("Verschlüsselung"), max_length=10, choices=Security.choices, default=Security.SSL)
+    tls_ca_certificate = models.TextField(
+        _("Eigene Zertifizierungsstelle (PEM)"),
+        blank=True,
+        help_text=_(
+            "Nur wenn das Serverzertifikat von einer eigenen Zertifizierungsstelle stammt: deren Zertifikat "
+            "(PEM). Dann wird nur dieser vertraut. Leer: die Zertifizierungsstellen des Systems."
+        ),
+    )
     username = models.CharField(_("Benutzername"), max_length=255)
     password_encrypted = models.TextField(editable=False)
     folder = models.CharField(_("Ordner"), max_length=255, default="INBOX")

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from ablage.errors import ApplicationError
+from documents.mail import imap
 from documents.mail.services import mail_account_poll, mail_account_set_password, mail_account_test_connection
 from documents.models import MailAccount, MailMessage
 
@@ -28,6 +29,7 @@ class MailAccountForm(forms.ModelForm):
             "host",
             "port",
             "security",
+            "tls_ca_certificate",
             "username",
             "password",
             "folder",
@@ -36,6 +38,15 @@ class MailAccountForm(forms.ModelForm):
             "processed_action",
             "processed_folder",
         ]
+
+    def clean_tls_ca_certificate(self):
+        pem = self.cleaned_data.get("tls_ca_certificate", "").strip()
+        if pem:
+            try:
+                imap.ca_certificate_check(pem)
+            except ValueError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return pem
 
     def clean(self):
         cleaned = super().clean()

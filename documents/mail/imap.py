@@ -43,20 +43,55 @@ def mailbox_name(name: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def tls_context(ca_certificate: str = "") -> ssl.SSLContext:
+    """Verifying TLS context: the system's CAs, or only ``ca_certificate`` (PEM) where given,
+    for a mail server whose certificate comes from the company's own CA."""
+    if ca_certificate.strip():
+        return ssl.create_default_context(cadata=ca_certificate)
+    return ssl.create_default_context()
+
+
+def ca_certificate_check(pem: str) -> None:
+    """Raise ``ValueError`` with a clerk-readable reason unless ``pem`` holds a usable certificate."""
+    if "-----BEGIN CERTIFICATE-----" not in pem:
+        raise ValueError("Das ist kein Zertifikat im PEM-Format (-----BEGIN CERTIFICATE-----).")
+    try:
+        ssl.create_default_context(cadata=pem)
+    except ssl.SSLError as exc:
+        raise ValueError(f"Das Zertifikat lässt sich nicht lesen: {exc.reason or exc}") from exc
+
+
+def _tls_error(host: str, port: int, exc: ssl.SSLError) -> MailboxError:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return MailboxError(
+            f"Das Zertifikat des Servers {host}:{port} ist nicht vertrauenswürdig ({exc.verify_message}). "
+            "Stammt es von einer eigenen Zertifizierungsstelle, deren Zertifikat (PEM) beim Postfach hinterlegen."
+        )
+    return MailboxError(f"Verschlüsselte Verbindung zu {host}:{port} fehlgeschlagen: {exc.reason or exc}")
+
+
 @contextmanager
-def mailbox_connect(*, host: str, port: int, security: str, username: str, password: str):
-    """A logged-in connection; certificates are verified for SSL and STARTTLS."""
+def mailbox_connect(*, host: str, port: int, security: str, username: str, password: str, ca_certificate: str = ""):
+    """A logged-in connection; certificates (and the host name) are verified for SSL and STARTTLS."""
+    connection = None
     try:
         if security == "ssl":
-            connection = imaplib.IMAP4_SSL(
-                host, port, ssl_context=ssl.create_default_context(), timeout=TIMEOUT_SECONDS
-            )
+            connection = imaplib.IMAP4_SSL(host, port, ssl_context=tls_context(ca_certificate), timeout=TIMEOUT_SECONDS)
         else:
             connection = imaplib.IMAP4(host, port, timeout=TIMEOUT_SECONDS)
             if security == "starttls":
-                connection.starttls(ssl_context=ssl.create_default_context())
-    except (OSError, imaplib.IMAP4.error) as exc:
-        raise MailboxError(f"Verbindung zu {host}:{port} fehlgeschlagen: {exc}") from exc
+                if "STARTTLS" not in connection.capabilities:
+                    raise MailboxError(f"Der Server {host}:{port} bietet kein STARTTLS an.")
+                connection.starttls(ssl_context=tls_context(ca_certificate))
+    except (ssl.SSLError, OSError, imaplib.IMAP4.error, MailboxError) as exc:
+        if connection is not None:
+            with suppress(OSError):
+                connection.shutdown()
+        if isinstance(exc, MailboxError):
+            raise
+        if isinstance(exc, ssl.SSLError):
+            raise _tls_error(host, port, exc) from exc
+        raise MailboxError(f"Verbindung zu {host}:{port} fehlgeschlagen: {_text(exc)}") from exc
     try:
         try:
             connection.login(username, password)

@@ -42,6 +42,7 @@ def _connect(account: MailAccount):
         security=account.security,
         username=account.username,
         password=secret_decrypt(account.password_encrypted),
+        ca_certificate=account.tls_ca_certificate,
     )
 
 

@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -36,7 +37,7 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 1
@@ -58,7 +59,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 }}
 service anvil {{
@@ -74,6 +76,7 @@ class ImapServer:
     root: Path
 
     users: list[str]
+    imaps_port: int = 0
 
     def add_user(self) -> str:
         """A fresh, empty mailbox for one test."""
@@ -91,8 +94,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def imap_server():
+@contextmanager
+def dovecot_running(*, certificate: Path | None = None, key: Path | None = None):
+    """A dovecot on loopback with MAILBOXES empty mailboxes; with ``certificate`` and ``key`` it
+    also speaks IMAPS on ``imaps_port`` and offers STARTTLS on ``port``."""
     if not Path(DOVECOT).exists():
         pytest.skip("dovecot is not installed (Debian package dovecot-imapd; `make test` installs it)")
     # Not pytest's tmp_path: its 0700 parents would keep dovecot's unprivileged processes out.
@@ -109,11 +114,15 @@ def imap_server():
         internal, login, mail_user = me, me, pwd.getpwuid(os.geteuid())
     os.chown(root / "mail", mail_user.pw_uid, mail_user.pw_gid)
     port = _free_port()
+    imaps_port = _free_port() if certificate else 0
+    ssl = f"ssl = yes\nssl_cert = <{certificate}\nssl_key = <{key}" if certificate else "ssl = no"
     config = root / "dovecot.conf"
     config.write_text(
         CONFIG.format(
             root=root,
             port=port,
+            imaps_port=imaps_port,
+            ssl=ssl,
             internal_user=internal,
             login_user=login,
             mail_user=mail_user.pw_name,
@@ -122,25 +131,34 @@ def imap_server():
     )
     process = subprocess.Popen([DOVECOT, "-F", "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                output = process.stdout.read().decode(errors="replace")
-                log = (root / "dovecot.log").read_text() if (root / "dovecot.log").exists() else ""
-                pytest.fail(f"dovecot did not start: {output}\n{log}")
-            time.sleep(0.1)
-    yield ImapServer("127.0.0.1", port, root, users)
-    process.terminate()
+    for listening in [port, imaps_port] if imaps_port else [port]:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", listening), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    output = process.stdout.read().decode(errors="replace")
+                    log = (root / "dovecot.log").read_text() if (root / "dovecot.log").exists() else ""
+                    pytest.fail(f"dovecot did not start: {output}\n{log}")
+                time.sleep(0.1)
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    process.stdout.close()
-    shutil.rmtree(root, ignore_errors=True)
+        yield ImapServer("127.0.0.1", port, root, users, imaps_port)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        process.stdout.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def imap_server():
+    with dovecot_running() as server:
+        yield server
 
 
 @pytest.fixture
@@ -415,3 +433,11 @@ def test_it_attaches_no_bad_file_catalogue_entry_silently(imap_server, mailbox_u
 
     assert result.refused == len(bad)
     assert not Document.all_objects.exists()
+
+
+def test_it_refuses_starttls_when_the_server_does_not_offer_it(imap_server, account):
+    account.security = MailAccount.Security.STARTTLS
+    account.save()
+
+    with pytest.raises(ApplicationError, match=f"Der Server 127.0.0.1:{imap_server.port} bietet kein STARTTLS an"):
+        mail_account_test_connection(account=account)
