@@ -44,7 +44,7 @@ from documents.models import (
 from documents.progress import progress_text
 from documents.review_queue import review_claim_check
 from extraction.services import extraction_finish, training_data_record_review
-from monitoring.services import audit_log_record
+from monitoring.services import audit_log_record, original_integrity_alert
 from notifications import services as notify
 from ocr.errors import StopProcessing
 from workflows.services import workflows_document_event
@@ -114,8 +114,19 @@ def _job_run_locked(*, job_id, queue: str) -> ProcessingJob | None:
             )
 
     try:
-        with default_storage.open(document.storage_key, "rb") as handle:
+        # The download path's reader: the same hash check (and audit entry on a mismatch).
+        with original_read_verified(document) as handle:
             data = handle.read()
+    except ApplicationError as exc:
+        problem = _ORIGINAL_PROBLEMS.get(exc.code)
+        if problem is None:
+            raise
+        kind, message = problem
+        # Not transient: the same bytes come back on every attempt, so no retry, one alarm.
+        logger.error("Original of document %s is %s; job %s ends", document.id, kind, job.id)
+        _job_fail(job, message, code=f"original_{kind}", alert=kind)
+        return
+    try:
         output = run_pipeline(
             data,
             options=load_options(),
@@ -147,6 +158,19 @@ def _job_run_locked(*, job_id, queue: str) -> ProcessingJob | None:
         _persist_output(job, output)
     finally:
         output.close()
+
+
+_ORIGINAL_PROBLEMS = {
+    "original_missing": (
+        "missing",
+        "Die Originaldatei fehlt im Speicher und kann nicht verarbeitet werden. Die Administration ist informiert.",
+    ),
+    "original_tampered": (
+        "mismatch",
+        "Die gespeicherte Originaldatei stimmt nicht mehr mit dem Upload überein (SHA-256 weicht ab) und wird "
+        "nicht verarbeitet. Die Administration ist informiert.",
+    ),
+}
 
 
 def _job_hand_off(job: ProcessingJob, handoff) -> None:
@@ -514,8 +538,12 @@ def _job_reject(job: ProcessingJob, refusal: StopProcessing) -> None:
     )
 
 
-def _job_fail(job: ProcessingJob, message: str, *, code: str) -> None:
+def _job_fail(job: ProcessingJob, message: str, *, code: str, alert: str = "") -> None:
+    """End the job for good (document dead); ``alert`` ("missing"/"mismatch") also raises the
+    operations alarm for an original that failed its integrity check."""
     with transaction.atomic():
+        if alert:
+            original_integrity_alert(document=job.document, kind=alert, detail=message)
         ProcessingJob.objects.filter(id=job.id).update(
             status=ProcessingJob.Status.FAILED, error_code=code, error_message=message, finished_at=timezone.now()
         )

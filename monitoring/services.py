@@ -130,6 +130,42 @@ def monitoring_cleanup(*, now=None) -> int:
     return removed
 
 
+def original_integrity_alert(*, document, kind: str, detail: str) -> None:
+    """A worker found an original missing or altered: audited, ``archive_files`` down and
+    administrators notified at once, not only at the next daily archive check.
+    Call inside the transaction that ends the job."""
+    from django.contrib.auth import get_user_model
+
+    from monitoring.models import HealthCheck
+    from notifications.models import Notification
+
+    if kind == "missing":
+        # A mismatch is already audited by the reader (documents.ingest.original_read_verified).
+        audit_log_record(
+            actor=None,
+            action="document.original_missing",
+            obj=document,
+            changes={"storage_key": document.storage_key, "expected_sha256": document.sha256},
+            message=detail,
+        )
+    HealthCheck.objects.create(
+        component="archive_files",
+        status=HealthCheck.Status.DOWN,
+        details={"document": str(document.pk), "problem": kind, "found_by": "processing"},
+        error_message=detail,
+    )
+    Notification.objects.bulk_create(
+        Notification(
+            user=admin,
+            type=Notification.Type.SYSTEM_ALERT,
+            title=f"Original beschädigt: {document.title}",
+            message=detail,
+            link_url="/admin/monitoring/healthcheck/",
+        )
+        for admin in get_user_model().objects.filter(is_active=True, is_superuser=True)
+    )
+
+
 def archive_verify_and_report() -> list[str]:
     """Run both GoBD checks, keep the result as health rows, and notify admins of findings."""
     from django.contrib.auth import get_user_model

@@ -1,12 +1,15 @@
 """The job runner with the real pipeline (pypdfium2, Tesseract) on generated invoices."""
 
+import hashlib
+
 import pytest
 from django.core.files.storage import default_storage
 
 from ablage.errors import ApplicationError
 from documents import services
 from documents.models import Document, DocumentVersion, ExtractedField, OCRResult, ProcessingJob
-from monitoring.models import AuditLog
+from monitoring.models import AuditLog, HealthCheck
+from notifications.models import Notification
 
 pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
 
@@ -103,14 +106,58 @@ def test_it_returns_quietly_when_the_job_is_gone(owner, born_digital_pdf):
 
 def test_it_rejects_a_document_whose_original_turns_out_unreadable(owner, born_digital_pdf):
     document = _ingest(owner, born_digital_pdf)
+    garbage = b"%PDF-1.7\n garbage"
     with default_storage.open(document.storage_key, "wb") as handle:
-        handle.write(b"%PDF-1.7\n garbage")
+        handle.write(garbage)
+    # Stored like that (hash and bytes agree): the pipeline, not the integrity check, refuses it.
+    Document.objects.filter(id=document.id).update(sha256=hashlib.sha256(garbage).hexdigest())
 
     job = _run(document)
 
     assert document.status == Document.Status.REJECTED
     assert "beschädigt" in document.status_reason
     assert job.status == ProcessingJob.Status.FAILED and job.error_code == "corrupt_pdf"
+
+
+def test_it_ends_the_job_for_good_when_the_original_was_altered_and_raises_the_alarm(
+    owner, born_digital_pdf, django_user_model
+):
+    administrator = django_user_model.objects.create_superuser("betrieb@example.com", "x")
+    document = _ingest(owner, born_digital_pdf)
+    stored_hash = document.sha256
+    with default_storage.open(document.storage_key, "wb") as handle:
+        handle.write(born_digital_pdf.replace(b"Rechnung", b"Rechnunk", 1))
+
+    job = _run(document)
+
+    assert job.status == ProcessingJob.Status.FAILED and job.error_code == "original_mismatch"
+    assert document.status == Document.Status.DEAD
+    assert document.status_reason.startswith(
+        "Die gespeicherte Originaldatei stimmt nicht mehr mit dem Upload überein (SHA-256 weicht ab)"
+    )
+    assert not document.pages.exists()
+    entry = AuditLog.objects.get(action="document.original_mismatch")
+    assert entry.object_id == str(document.id) and entry.changes["expected_sha256"] == stored_hash
+    health = HealthCheck.objects.get(component="archive_files")
+    assert health.status == HealthCheck.Status.DOWN and health.details["document"] == str(document.id)
+    alert = Notification.objects.get(user=administrator, type=Notification.Type.SYSTEM_ALERT)
+    assert alert.title == f"Original beschädigt: {document.title}"
+    # Terminal: a redelivered message finds nothing to claim, so no retry loop.
+    services.job_run(job_id=job.id)
+    job.refresh_from_db()
+    assert job.attempts == 1 and job.status == ProcessingJob.Status.FAILED
+
+
+def test_it_ends_the_job_for_good_when_the_original_is_missing(owner, born_digital_pdf):
+    document = _ingest(owner, born_digital_pdf)
+    default_storage.delete(document.storage_key)
+
+    job = _run(document)
+
+    assert job.error_code == "original_missing"
+    assert document.status == Document.Status.DEAD
+    assert document.status_reason.startswith("Die Originaldatei fehlt im Speicher")
+    assert AuditLog.objects.filter(action="document.original_missing", object_id=str(document.id)).exists()
 
 
 def test_it_fails_a_job_that_exceeded_its_attempts(owner, born_digital_pdf):
