@@ -28,7 +28,7 @@ from documents.models import Document, DocumentFingerprint, DocumentRelation, Jo
 from monitoring.services import audit_log_record
 from notifications import services as notify
 from ocr.errors import StopProcessing
-from ocr.filetypes import sniff
+from ocr.filetypes import FileType, sniff
 from ocr.sources import open_source
 from workflows.services import workflows_document_event
 
@@ -82,8 +82,7 @@ def read_upload(upload) -> bytes:
     return upload.read(limit + 1)
 
 
-def upload_validate(*, filename: str, data: bytes) -> None:
-    """Refuse what cannot become a document, before anything is stored."""
+def _size_validate(filename: str, data: bytes) -> None:
     if len(data) == 0:
         raise ApplicationError(f"„{filename}“ ist leer.", code="empty_file")
     limit = settings.ABLAGE_MAX_UPLOAD_BYTES
@@ -93,6 +92,11 @@ def upload_validate(*, filename: str, data: bytes) -> None:
             code="file_too_large",
             status_code=413,
         )
+
+
+def upload_validate(*, filename: str, data: bytes) -> None:
+    """Refuse what cannot become a document, before anything is stored."""
+    _size_validate(filename, data)
     from ocr.options import load_options
 
     try:
@@ -113,8 +117,8 @@ def _extension_validate(filename: str, file_type) -> None:
     promised = _EXTENSION_TYPES.get(extension.lower()) if dot else None
     if dot and promised is None:
         raise StopProcessing(
-            f"Die Dateiendung „.{extension[:10]}“ wird nicht unterstützt: erlaubt sind .pdf, .png, .jpg, .tif "
-            "und .xml.",
+            f"Die Dateiendung „.{extension[:10]}“ wird nicht unterstützt: erlaubt sind .pdf, .png, .jpg, .tif, "
+            ".xml und .eml.",
             code="unsupported_file_type",
         )
     if promised is not None and promised != file_type.mime_type:
@@ -252,11 +256,13 @@ def document_ingest(
     document_type_hint: str = "",
     metadata: dict | None = None,
     callback_url: str = "",
+    _nesting: int = 0,
 ) -> Document:
     """Validate, store the original under a UUID key, create Document + ProcessingJob, enqueue on commit.
 
     The same bytes sent again by the same owner are refused or accepted as a linked duplicate
-    (``is_duplicate``), as ``ingest.duplicates`` says.
+    (``is_duplicate``), as ``ingest.duplicates`` says. An e-mail file (.eml) is processed as a
+    PDF made from it (``rendition_key``); its attachments become documents of their own.
     """
     from system.selectors import config_get
 
@@ -268,19 +274,36 @@ def document_ingest(
     if data:
         # Before anything parses the file: PDF and image readers are what malware aims at.
         _virus_scan(filename, data)
-    upload_validate(filename=filename, data=data)
+    mail = rendition = None
+    if is_mail_file(filename):
+        mail, rendition = _mail_prepare(filename, data, nesting=_nesting)
+        file_type = MAIL_FILE
+        source_reference = source_reference or mail.sender_address
+        title = title or mail.subject
+        metadata = {**metadata, "email": {**mail.summary(), **metadata.get("email", {})}}
+    else:
+        upload_validate(filename=filename, data=data)
+        file_type = sniff(data[:1024])
     sha256 = hashlib.sha256(data).hexdigest()
     refuse_duplicates = config_get("ingest.duplicates", "link") == "reject"
     original = _original_of(owner, sha256)
     if original is not None and refuse_duplicates:
         raise _duplicate_refusal(filename, original)
-    file_type = sniff(data[:1024])
     document_id = uuid.uuid4()
     now = timezone.now()
     # Keys never carry the client's name: UUIDs, partitioned by owner and day.
     key = default_storage.save(
         f"originals/{owner.pk}/{now:%Y/%m/%d}/{document_id}.{file_type.extension}", ContentFile(data)
     )
+    rendition_key = ""
+    if rendition is not None:
+        try:
+            rendition_key = default_storage.save(
+                f"renditions/{owner.pk}/{now:%Y/%m/%d}/{document_id}.pdf", ContentFile(rendition)
+            )
+        except Exception:
+            default_storage.delete(key)
+            raise
     create = functools.partial(
         _document_create,
         document_id=document_id,
@@ -297,6 +320,8 @@ def document_ingest(
         document_type_hint=document_type_hint,
         metadata=metadata,
         callback_url=callback_url,
+        rendition_key=rendition_key,
+        rendition_sha256=hashlib.sha256(rendition).hexdigest() if rendition is not None else "",
     )
     try:
         try:
@@ -315,8 +340,72 @@ def document_ingest(
     except Exception:
         # Nothing half-created: without its row the stored original would be an orphan.
         default_storage.delete(key)
+        if rendition_key:
+            default_storage.delete(rendition_key)
         raise
+    if mail is not None:
+        _mail_attachments_ingest(document, mail, source=source, priority=priority, nesting=_nesting)
     return document
+
+
+MAIL_FILE = FileType("message/rfc822", "eml", "E-Mail")
+
+
+def is_mail_file(filename: str) -> bool:
+    return filename.lower().endswith(".eml")
+
+
+def _mail_prepare(filename: str, data: bytes, *, nesting: int):
+    """The parsed mail and its PDF rendition, or the refusal (size first, as for any upload)."""
+    from documents.emails import MAX_NESTING, mail_parse, mail_render_pdf
+
+    _size_validate(filename, data)
+    if nesting >= MAX_NESTING:
+        raise ApplicationError(
+            f"„{filename}“ ist eine E-Mail in einer E-Mail; verschachtelte E-Mails werden nur eine Ebene tief "
+            "übernommen. Bitte einzeln hochladen.",
+            code="nested_email",
+        )
+    mail = mail_parse(filename=filename, data=data)
+    rendition = mail_render_pdf(mail)
+    stem = PurePath(filename).stem or "e-mail"
+    upload_validate(filename=f"{stem}.pdf", data=rendition)
+    return mail, rendition
+
+
+def _mail_attachments_ingest(document: Document, mail, *, source: str, priority: int, nesting: int) -> None:
+    """Each attachment a document of its own, "Anhang zu" the mail; a refused one is recorded
+    on the mail's document (``metadata.email.attachments``) and stops nothing."""
+    results = []
+    for name, payload in mail.attachments:
+        filename = clean_filename(name)
+        try:
+            with transaction.atomic():
+                attachment = document_ingest(
+                    owner=document.owner,
+                    filename=filename,
+                    data=payload,
+                    source=source,
+                    source_reference=document.source_reference,
+                    priority=priority,
+                    metadata={"email": {**mail.summary(), "attachment_of": str(document.id)}},
+                    _nesting=nesting + 1,
+                )
+                DocumentRelation.objects.create(
+                    source=attachment,
+                    target=document,
+                    relation_type=DocumentRelation.RelationType.ATTACHMENT_TO,
+                    confidence=1.0,
+                    notes=f"Anhang „{filename}“ der E-Mail",
+                    created_by=document.owner,
+                )
+        except ApplicationError as refusal:
+            results.append({"filename": filename, "error": refusal.message, "code": refusal.code})
+        else:
+            results.append({"filename": filename, "document": str(attachment.id)})
+    if results:
+        document.metadata = {**document.metadata, "email": {**document.metadata["email"], "attachments": results}}
+        Document.objects.filter(id=document.id).update(metadata=document.metadata)
 
 
 def _document_create(*, document_id, owner, filename, data, file_type, sha256, key, source, original, **options):
@@ -377,6 +466,25 @@ def _enqueue(job: ProcessingJob) -> None:
 
     ProcessingJob.objects.filter(id=job.id).update(enqueued_at=timezone.now())
     process_document.apply_async(args=[str(job.id)], queue=job.queue, priority=job.document.priority)
+
+
+def rendition_read_verified(document: Document) -> bytes:
+    """The PDF made from the original at intake (e-mail, office file), checked against its hash."""
+    try:
+        with default_storage.open(document.rendition_key, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise ApplicationError(
+            "Die zur Verarbeitung erzeugte PDF-Fassung fehlt im Speicher.", code="rendition_missing", status_code=404
+        ) from None
+    if hashlib.sha256(data).hexdigest() != document.rendition_sha256:
+        logger.error("Rendition of document %s changed in storage", document.id)
+        raise ApplicationError(
+            "Die zur Verarbeitung erzeugte PDF-Fassung stimmt nicht mehr mit ihrer Prüfsumme überein.",
+            code="rendition_tampered",
+            status_code=409,
+        )
+    return data
 
 
 def original_read_verified(document: Document, *, actor=None):
@@ -544,6 +652,8 @@ def _ingest_one(owner, file: IngestFile, label: str, data: bytes, *, source, pri
         if document is not None:
             # The row went with the rolled-back transaction; its original must not stay behind.
             default_storage.delete(document.storage_key)
+            if document.rendition_key:
+                default_storage.delete(document.rendition_key)
         raise
     return IngestOutcome(label, document=document)
 

@@ -18,7 +18,7 @@ class IntegrityProblem:
     document_id: str
     title: str
     kind: str  # "missing" | "mismatch"
-    what: str  # "original" | "e-invoice"
+    what: str  # "original" | "e-invoice" | "PDF-Fassung" (made from an e-mail or office original)
     detail: str
 
 
@@ -47,7 +47,7 @@ def archive_integrity_check() -> tuple[int, list[IntegrityProblem]]:
     problems: list[IntegrityProblem] = []
     checked = 0
     for document in Document.all_objects.only(
-        "id", "title", "storage_key", "sha256", "einvoice_key", "einvoice_sha256"
+        "id", "title", "storage_key", "sha256", "einvoice_key", "einvoice_sha256", "rendition_key", "rendition_sha256"
     ).iterator():
         checked += 1
         problem = _check(document, document.storage_key, document.sha256, "original")
@@ -55,6 +55,10 @@ def archive_integrity_check() -> tuple[int, list[IntegrityProblem]]:
             problems.append(problem)
         if document.einvoice_key and document.einvoice_sha256 and document.einvoice_key != document.storage_key:
             problem = _check(document, document.einvoice_key, document.einvoice_sha256, "e-invoice")
+            if problem:
+                problems.append(problem)
+        if document.rendition_key:
+            problem = _check(document, document.rendition_key, document.rendition_sha256, "PDF-Fassung")
             if problem:
                 problems.append(problem)
     return checked, problems

@@ -136,6 +136,14 @@ class Document(SoftDeleteModel):
     einvoice_format = models.CharField(max_length=100, blank=True, editable=False)
     # SHA-256 of the stored e-invoice XML: verified by the archive integrity check (GoBD).
     einvoice_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    # Originals the pipeline cannot read itself (an e-mail, an office file) are processed as a
+    # PDF made from them at intake; the original stays the legal original (GoBD), this is
+    # derived. SHA-256 verified when the worker reads it, like the original's.
+    rendition_key = models.CharField(max_length=500, blank=True, editable=False)
+    rendition_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    # What the file says about itself, read at processing: PDF info (author, creator,
+    # producer, creation date) or image EXIF (camera, capture date, orientation).
+    file_metadata = models.JSONField(default=dict, blank=True, editable=False)
     # First-page thumbnails by width: {"200": key, "400": key, "800": key}.
     thumbnails = models.JSONField(default=dict, blank=True, editable=False)
 
@@ -600,8 +608,9 @@ class MailAccount(BaseModel):
     """An IMAP mailbox whose mail attachments become documents of ``owner``.
 
     Polled by ``documents.tasks.poll_mail_accounts`` (beat); each mail is taken at most once,
-    recorded as a ``MailMessage`` under the mailbox's UIDVALIDITY. Only attachments are taken;
-    the mail text itself does not become a document. The password is stored encrypted
+    recorded as a ``MailMessage`` under the mailbox's UIDVALIDITY. ``intake`` says whether only
+    the attachments become documents, or the whole mail (its text rendered as a document, its
+    attachments as documents related to it). The password is stored encrypted
     (``documents.mail.crypto``) and never shown again.
     """
 
@@ -609,6 +618,10 @@ class MailAccount(BaseModel):
         SSL = "ssl", _("SSL/TLS (IMAPS)")
         STARTTLS = "starttls", _("STARTTLS")
         NONE = "none", _("Unverschlüsselt")
+
+    class Intake(models.TextChoices):
+        ATTACHMENTS = "attachments", _("Nur die Anhänge")
+        WHOLE_MAIL = "mail", _("Die ganze Mail (Text als Dokument, Anhänge als zugehörige Dokumente)")
 
     class ProcessedAction(models.TextChoices):
         MARK_SEEN = "seen", _("Als gelesen markieren")
@@ -636,6 +649,7 @@ class MailAccount(BaseModel):
     subject_filter = models.CharField(
         _("Betreff enthält"), max_length=255, blank=True, help_text=_("Leer: Mails mit jedem Betreff.")
     )
+    intake = models.CharField(_("Übernehmen"), max_length=12, choices=Intake.choices, default=Intake.ATTACHMENTS)
     processed_action = models.CharField(
         _("Nach dem Abruf"), max_length=10, choices=ProcessedAction.choices, default=ProcessedAction.MARK_SEEN
     )

@@ -119,6 +119,7 @@ def document_purge(*, document: Document, user, confirmation: str) -> None:
     if refusal:
         raise ApplicationError(refusal, code="retention_protected", status_code=409)
     keys = [document.storage_key, document.archive_key, document.einvoice_key, *document.thumbnails.values()]
+    keys += [document.rendition_key] if document.rendition_key else []
     keys += [key for pair in document.pages.values_list("image_key", "thumbnail_key") for key in pair]
     with transaction.atomic():
         audit_log_record(

@@ -29,6 +29,7 @@ from documents.ingest import (  # noqa: F401 - the ways in, importable from here
     images_combine,
     original_read_verified,
     read_upload,
+    rendition_read_verified,
     upload_rate_check,
     upload_validate,
 )
@@ -117,6 +118,9 @@ def _job_run_locked(*, job_id, queue: str) -> ProcessingJob | None:
         # The download path's reader: the same hash check (and audit entry on a mismatch).
         with original_read_verified(document) as handle:
             data = handle.read()
+        if document.rendition_key:
+            # An e-mail or office original: the pipeline reads the PDF made from it at intake.
+            data = rendition_read_verified(document)
     except ApplicationError as exc:
         problem = _ORIGINAL_PROBLEMS.get(exc.code)
         if problem is None:
@@ -164,6 +168,15 @@ _ORIGINAL_PROBLEMS = {
     "original_missing": (
         "missing",
         "Die Originaldatei fehlt im Speicher und kann nicht verarbeitet werden. Die Administration ist informiert.",
+    ),
+    "rendition_missing": (
+        "missing",
+        "Die PDF-Fassung des Originals fehlt im Speicher. Die Administration ist informiert.",
+    ),
+    "rendition_tampered": (
+        "mismatch",
+        "Die PDF-Fassung des Originals stimmt nicht mehr mit ihrer Prüfsumme überein. "
+        "Die Administration ist informiert.",
     ),
     "original_tampered": (
         "mismatch",

@@ -35,6 +35,7 @@ class MailAccountForm(forms.ModelForm):
             "folder",
             "sender_filter",
             "subject_filter",
+            "intake",
             "processed_action",
             "processed_folder",
         ]

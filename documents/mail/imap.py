@@ -184,12 +184,17 @@ def headers_fetch(connection, uids: list[int]) -> list[MailHeader]:
     return headers
 
 
-def message_fetch(connection, uid: int) -> email.message.EmailMessage:
+def message_fetch_raw(connection, uid: int) -> bytes:
+    """The mail exactly as the server keeps it (RFC 5322 bytes)."""
     data = _ok(connection.uid("FETCH", str(uid), "(BODY.PEEK[])"), "FETCH")
     for item in data:
         if isinstance(item, tuple):
-            return email.message_from_bytes(item[1], policy=email.policy.default)
+            return item[1]
     raise MailboxError(f"Mail {uid} ist nicht mehr vorhanden.")
+
+
+def message_fetch(connection, uid: int) -> email.message.EmailMessage:
+    return email.message_from_bytes(message_fetch_raw(connection, uid), policy=email.policy.default)
 
 
 def attachments(message) -> list[tuple[str, bytes]]:

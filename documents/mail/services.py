@@ -1,10 +1,11 @@
 """Writes of e-mail intake: store a mailbox's password, test its connection, poll it.
 
 A poll takes each new mail that passes the account's filters, ingests its attachments
-(``source=email``) and records the mail as a ``MailMessage`` in the same transaction, keyed
-by (account, folder, UIDVALIDITY, UID): a crash before the commit leaves nothing, a crash
-after it cannot take the mail a second time. Only then is the mail marked or moved on the
-server; a mail recorded but not yet marked is marked on the next poll.
+(``source=email``), or the whole mail as an .eml where the account says so, and records
+the mail as a ``MailMessage`` in the same transaction, keyed by (account, folder,
+UIDVALIDITY, UID): a crash before the commit leaves nothing, a crash after it cannot take
+the mail a second time. Only then is the mail marked or moved on the server;
+a mail recorded but not yet marked is marked on the next poll.
 """
 
 import logging
@@ -134,6 +135,17 @@ def _take(connection, account: MailAccount, validity: int, header: imap.MailHead
                 "error": f"Die Mail ist zu groß ({header.size / 1_048_576:.1f} MB) und wurde nicht gelesen.",
             }
         )
+    elif account.intake == MailAccount.Intake.WHOLE_MAIL:
+        raw = imap.message_fetch_raw(connection, header.uid)
+        # One .eml: documents.ingest renders its text and takes its attachments as related documents.
+        files.append(
+            IngestFile(
+                filename=f"{header.subject[:150] or 'E-Mail'}.eml",
+                read=lambda: raw,
+                source_reference=header.sender_address,
+                metadata={"email": {"mailbox": account.name}},
+            )
+        )
     else:
         message = imap.message_fetch(connection, header.uid)
         for filename, payload in imap.attachments(message):
@@ -172,6 +184,11 @@ def _take(connection, account: MailAccount, validity: int, header: imap.MailHead
                 if outcome.document is not None:
                     documents.append(outcome.document)
                     results.append({"filename": outcome.filename, "document": str(outcome.document.id)})
+                    # A whole mail's attachments: documents of this mail too, refused ones counted.
+                    for attachment in outcome.document.metadata.get("email", {}).get("attachments", []):
+                        results.append(attachment)
+                        if "document" in attachment:
+                            documents.append(Document.objects.get(id=attachment["document"]))
                 else:
                     results.append({"filename": outcome.filename, "error": outcome.refusal.message})
         record.results = results

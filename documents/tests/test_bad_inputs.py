@@ -150,8 +150,8 @@ def _cases() -> list[Bad]:
             "rechnung.exe",
             pdf,
             415,
-            "„rechnung.exe“: Die Dateiendung „.exe“ wird nicht unterstützt: erlaubt sind .pdf, .png, .jpg, .tif "
-            "und .xml.",
+            "„rechnung.exe“: Die Dateiendung „.exe“ wird nicht unterstützt: erlaubt sind .pdf, .png, .jpg, .tif, "
+            ".xml und .eml.",
         ),
         Bad(
             "zip_not_enabled",

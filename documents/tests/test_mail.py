@@ -441,3 +441,25 @@ def test_it_refuses_starttls_when_the_server_does_not_offer_it(imap_server, acco
 
     with pytest.raises(ApplicationError, match=f"Der Server 127.0.0.1:{imap_server.port} bietet kein STARTTLS an"):
         mail_account_test_connection(account=account)
+
+
+def test_it_takes_the_whole_mail_as_a_document_with_its_attachments_related(
+    imap_server, mailbox_user, account, born_digital_pdf, owner
+):
+    account.intake = MailAccount.Intake.WHOLE_MAIL
+    account.save()
+    message = _mail(files=[("RE-2026-0042.pdf", born_digital_pdf, "application", "pdf")])
+    _append(imap_server, mailbox_user, message)
+
+    result = mail_account_poll(account=account)
+
+    assert (result.taken, result.documents, result.refused) == (1, 2, 0)
+    mail = Document.objects.get(owner=owner, mime_type="message/rfc822")
+    assert mail.original_filename == "Rechnung RE-2026-0042.eml"
+    assert mail.source == Document.Source.EMAIL
+    assert mail.metadata["email"]["mailbox"] == "Rechnungseingang"
+    assert mail.metadata["email"]["message_id"] == message["Message-ID"]
+    attachment = Document.objects.get(owner=owner, mime_type="application/pdf")
+    assert attachment.relations_from.get().target == mail
+    assert set(MailMessage.objects.get(account=account).documents.all()) == {mail, attachment}
+    assert _flags_and_count(imap_server, mailbox_user) == (1, 0)
