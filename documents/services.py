@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_date
 
 from ablage.errors import ApplicationError
 from documents import events, locks
+from documents.file_metadata import file_metadata_read
 from documents.ingest import (  # noqa: F401 - the ways in, importable from here like every other write
     MAX_BATCH_FILES,
     IngestFile,
@@ -118,6 +119,7 @@ def _job_run_locked(*, job_id, queue: str) -> ProcessingJob | None:
         # The download path's reader: the same hash check (and audit entry on a mismatch).
         with original_read_verified(document) as handle:
             data = handle.read()
+        Document.objects.filter(id=document.id).update(file_metadata=file_metadata_read(data))
         if document.rendition_key:
             # An e-mail or office original: the pipeline reads the PDF made from it at intake.
             data = rendition_read_verified(document)

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from ablage.errors import ApplicationError
 from documents import review, services
 from documents.field_labels import CORE_FIELDS, FIELD_GROUPS, FIELD_LABELS
+from documents.file_metadata import file_metadata_rows
 from documents.inbox import ACTIVE_STATUSES, inbox_context
 from documents.models import Document, DocumentRelation
 from documents.progress import progress_text
@@ -214,6 +215,7 @@ def _review_context(document: Document, *, user, errors=None, submitted=None) ->
         "document_types": Document.DocumentType.choices,
         "relation_types": DocumentRelation.RelationType.choices,
         "line_items": _line_item_rows(document),
+        "file_metadata": file_metadata_rows(document.file_metadata),
         **review_history(document, user=user),
     }
 

@@ -104,7 +104,14 @@ class DocumentDetailOutputSerializer(DocumentOutputSerializer):
     fields = FieldOutputSerializer(many=True, read_only=True)
 
     class Meta(DocumentOutputSerializer.Meta):
-        fields = [*DocumentOutputSerializer.Meta.fields, "fields", "line_items", "validation", "timings_ms"]
+        fields = [
+            *DocumentOutputSerializer.Meta.fields,
+            "fields",
+            "line_items",
+            "validation",
+            "timings_ms",
+            "file_metadata",
+        ]
 
 
 def _tag_names(value: str) -> list[str]:
