@@ -14,7 +14,9 @@ BIND ?= 127.0.0.1
 QUEUES ?= default
 LOG_LEVEL ?= INFO
 
-SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng fonts-dejavu-core fonts-liberation libgl1 libglib2.0-0
+# LibreOffice (headless, no GUI): office files converted to PDF at intake (documents.office).
+SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng fonts-dejavu-core fonts-liberation libgl1 libglib2.0-0 \
+	libreoffice-writer-nogui libreoffice-calc-nogui
 # Playwright drives the Debian chromium (executable_path=/usr/bin/chromium), never a download.
 TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) chromium dovecot-imapd
 

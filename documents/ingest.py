@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from ablage.errors import ApplicationError
 from documents.models import Document, DocumentFingerprint, DocumentRelation, JobEvent, ProcessingJob, Tag
+from documents.office import office_type
 from monitoring.services import audit_log_record
 from notifications import services as notify
 from ocr.errors import StopProcessing
@@ -118,7 +119,7 @@ def _extension_validate(filename: str, file_type) -> None:
     if dot and promised is None:
         raise StopProcessing(
             f"Die Dateiendung „.{extension[:10]}“ wird nicht unterstützt: erlaubt sind .pdf, .png, .jpg, .tif, "
-            ".xml und .eml.",
+            ".xml, .eml, .docx, .xlsx, .odt, .rtf und .txt.",
             code="unsupported_file_type",
         )
     if promised is not None and promised != file_type.mime_type:
@@ -261,8 +262,9 @@ def document_ingest(
     """Validate, store the original under a UUID key, create Document + ProcessingJob, enqueue on commit.
 
     The same bytes sent again by the same owner are refused or accepted as a linked duplicate
-    (``is_duplicate``), as ``ingest.duplicates`` says. An e-mail file (.eml) is processed as a
-    PDF made from it (``rendition_key``); its attachments become documents of their own.
+    (``is_duplicate``), as ``ingest.duplicates`` says. An e-mail file (.eml) or an office file
+    (``documents.office``) is processed as a PDF made from it (``rendition_key``); an e-mail's
+    attachments become documents of their own.
     """
     from system.selectors import config_get
 
@@ -281,6 +283,9 @@ def document_ingest(
         source_reference = source_reference or mail.sender_address
         title = title or mail.subject
         metadata = {**metadata, "email": {**mail.summary(), **metadata.get("email", {})}}
+    elif office_type(filename) is not None:
+        file_type = office_type(filename)
+        rendition = _office_prepare(filename, data, file_type)
     else:
         upload_validate(filename=filename, data=data)
         file_type = sniff(data[:1024])
@@ -371,6 +376,17 @@ def _mail_prepare(filename: str, data: bytes, *, nesting: int):
     stem = PurePath(filename).stem or "e-mail"
     upload_validate(filename=f"{stem}.pdf", data=rendition)
     return mail, rendition
+
+
+def _office_prepare(filename: str, data: bytes, file_type: FileType) -> bytes:
+    """The PDF LibreOffice makes of an office file, validated like an uploaded PDF."""
+    from documents.office import office_to_pdf, office_validate
+
+    _size_validate(filename, data)
+    office_validate(filename=filename, data=data, file_type=file_type)
+    rendition = office_to_pdf(filename=filename, data=data, file_type=file_type)
+    upload_validate(filename=f"{PurePath(filename).stem or 'dokument'}.pdf", data=rendition)
+    return rendition
 
 
 def _mail_attachments_ingest(document: Document, mail, *, source: str, priority: int, nesting: int) -> None:
@@ -599,7 +615,9 @@ def document_ingest_batch(
         filename = clean_filename(file.filename)
         try:
             data = file.read()
-            entries = zip_entries(filename=filename, data=data) if is_zip(data) else None
+            # DOCX, XLSX and ODT are ZIPs too, but documents of their own, not archives to unpack.
+            unpack = is_zip(data) and office_type(filename) is None
+            entries = zip_entries(filename=filename, data=data) if unpack else None
         except ApplicationError as refusal:
             outcomes.append(IngestOutcome(filename, refusal=refusal))
             continue

@@ -151,7 +151,7 @@ def _cases() -> list[Bad]:
             pdf,
             415,
             "„rechnung.exe“: Die Dateiendung „.exe“ wird nicht unterstützt: erlaubt sind .pdf, .png, .jpg, .tif, "
-            ".xml und .eml.",
+            ".xml, .eml, .docx, .xlsx, .odt, .rtf und .txt.",
         ),
         Bad(
             "zip_not_enabled",
