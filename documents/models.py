@@ -468,7 +468,8 @@ class DocumentVersion(BaseModel):
 class DocumentRelation(BaseModel):
     """A typed link between two documents (credit note for invoice, delivery note for order, ...).
 
-    Not yet created automatically; maintained by admins until relation detection exists.
+    Created automatically for duplicates (same SHA-256) and for an e-mail's attachments
+    ("Anhang zu" the mail); other kinds are set by clerks in the review or by admins.
     """
 
     class RelationType(models.TextChoices):
