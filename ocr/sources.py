@@ -183,7 +183,8 @@ def open_source(data: bytes, *, max_pages: int) -> SourceDocument:
     file_type = sniff(data[:1024])
     if file_type is None:
         raise StopProcessing(
-            "Dateityp wird nicht unterstützt: erlaubt sind PDF, PNG, JPEG, TIFF und E-Rechnungen (XML).",
+            "Dateityp wird nicht unterstützt: erlaubt sind PDF, PNG, JPEG, TIFF, E-Rechnungen (XML), E-Mails (.eml) "
+            "und Office-Dateien (.docx, .xlsx, .odt, .rtf, .txt).",
             code="unsupported_file_type",
         )
     return SourceDocument(data, file_type, max_pages=max_pages)

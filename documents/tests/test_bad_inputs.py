@@ -37,10 +37,20 @@ class Bad:
 
 def _cases() -> list[Bad]:
     pdf = bad_files.valid_pdf()
-    unsupported = "Dateityp wird nicht unterstützt: erlaubt sind PDF, PNG, JPEG, TIFF und E-Rechnungen (XML)."
+    unsupported = (
+        "Dateityp wird nicht unterstützt: erlaubt sind PDF, PNG, JPEG, TIFF, E-Rechnungen (XML), E-Mails (.eml) "
+        "und Office-Dateien (.docx, .xlsx, .odt, .rtf, .txt)."
+    )
     zip_on = {"ingest.zip_enabled": True}
     return [
         Bad("empty", "leer.pdf", b"", 400, "„leer.pdf“ ist leer."),
+        Bad(
+            "pdf_named_eml",
+            "post.eml",
+            pdf,
+            400,
+            "„post.eml“ ist keine E-Mail-Datei: die Kopfzeilen „From“ und „Date“ fehlen.",
+        ),
         Bad("text_named_pdf", "rechnung.pdf", bad_files.text_file_named_pdf(), 415, f"„rechnung.pdf“: {unsupported}"),
         Bad("executable", "rechnung.pdf", b"MZ\x90\x00" + b"\x00" * 60, 415, f"„rechnung.pdf“: {unsupported}"),
         Bad(
@@ -427,7 +437,7 @@ def test_it_takes_files_unscanned_when_clamd_is_down_and_fail_open(owner, settin
 def test_it_reads_every_entry_of_an_enabled_zip_as_its_own_document(owner):
     config_set(key="ingest.zip_enabled", value=True, user=None)
     archive = bad_uploads.zip_of(
-        {"Januar/rechnung.pdf": bad_files.valid_pdf(), "scan.png": bad_uploads.png(), "notiz.txt": b"Hallo"}
+        {"Januar/rechnung.pdf": bad_files.valid_pdf(), "scan.png": bad_uploads.png(), "notiz.bin": b"Hallo"}
     )
     api = APIClient()
     api.force_authenticate(owner)
@@ -440,8 +450,9 @@ def test_it_reads_every_entry_of_an_enabled_zip_as_its_own_document(owner):
     results = {result["filename"]: result for result in response.json()["results"]}
     assert results["belege.zip/rechnung.pdf"]["status"] == "accepted"
     assert results["belege.zip/scan.png"]["status"] == "accepted"
-    assert results["belege.zip/notiz.txt"]["error"]["message"] == (
-        "„notiz.txt“: Dateityp wird nicht unterstützt: erlaubt sind PDF, PNG, JPEG, TIFF und E-Rechnungen (XML)."
+    assert results["belege.zip/notiz.bin"]["error"]["message"] == (
+        "„notiz.bin“: Dateityp wird nicht unterstützt: erlaubt sind PDF, PNG, JPEG, TIFF, E-Rechnungen (XML), "
+        "E-Mails (.eml) und Office-Dateien (.docx, .xlsx, .odt, .rtf, .txt)."
     )
     assert sorted(Document.objects.values_list("source_reference", flat=True)) == [
         "belege.zip/Januar/rechnung.pdf",
