@@ -300,7 +300,7 @@ def test_it_moves_processed_mails_into_a_folder_it_creates(imap_server, mailbox_
 
 def test_it_records_refused_attachments_and_still_marks_the_mail(imap_server, mailbox_user, account):
     files = [
-        ("Vertrag.docx", b"PK\x03\x04 not really a document", "application", "octet-stream"),
+        ("Verträge.zip", b"PK\x03\x04 not really a document", "application", "octet-stream"),
         ("leer.pdf", b"", "application", "pdf"),
     ]
     _append(imap_server, mailbox_user, _mail(files=files))
@@ -310,7 +310,7 @@ def test_it_records_refused_attachments_and_still_marks_the_mail(imap_server, ma
     assert (result.taken, result.documents, result.refused) == (1, 0, 2)
     assert not Document.all_objects.exists()
     errors = [entry["error"] for entry in MailMessage.objects.get().results]
-    assert errors[0] == "„Vertrag.docx“: ZIP-Archive werden nicht angenommen. Bitte die Dateien einzeln hochladen."
+    assert errors[0] == "„Verträge.zip“: ZIP-Archive werden nicht angenommen. Bitte die Dateien einzeln hochladen."
     assert errors[1] == "„leer.pdf“ ist leer."
     assert _flags_and_count(imap_server, mailbox_user) == (1, 0)
 
@@ -367,6 +367,7 @@ def test_it_stores_the_password_encrypted_and_never_shows_it_again(admin_client,
             "username": mailbox_user,
             "password": PASSWORD,
             "folder": "INBOX",
+            "intake": "attachments",
             "processed_action": "seen",
         },
     )
@@ -399,6 +400,7 @@ def test_it_keeps_the_stored_password_when_the_field_is_left_empty(admin_client,
         "username": account.username,
         "password": "",
         "folder": "INBOX",
+        "intake": "attachments",
         "processed_action": "move",
         "processed_folder": "",
     }
