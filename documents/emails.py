@@ -34,7 +34,6 @@ _DROP_WITH_CONTENT = {
     "template",
     "iframe",
     "object",
-    "embed",
     "svg",
     "math",
     "select",
@@ -90,6 +89,10 @@ class _Sanitiser(HTMLParser):
         self._current = ["".join(f"<{tag}>" for tag in self._open)]
 
     def handle_starttag(self, tag, attrs):
+        if tag == "body":
+            # HTML may leave </head> out (HTML 5, 13.1.2.4): the body ends what was being dropped.
+            self._dropping = 0
+            return
         if tag in _DROP_WITH_CONTENT:
             if tag not in _VOID:
                 self._dropping += 1

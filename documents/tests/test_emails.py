@@ -170,3 +170,5 @@ def test_it_keeps_only_text_and_simple_formatting_from_html():
     ]
     assert html_sanitise("<div>x &lt;script&gt; &amp;</div><style>y</style>") == ["x &lt;script&gt; &amp;"]
     assert html_sanitise('<a href="javascript:alert(1)">klick</a>') == ["klick"]
+    # </head> left out, an <embed> without end tag: the text after them is still there.
+    assert html_sanitise("<head><title>t</title><body><embed src=x><p>Text</p>") == ["Text"]
