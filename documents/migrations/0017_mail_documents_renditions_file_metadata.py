@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('documents', '0015_mail_tls_ca'),
+        ('documents', '0016_mail_tls_ca'),
     ]
 
     operations = [

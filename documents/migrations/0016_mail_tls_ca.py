@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('documents', '0014_document_team'),
+        ('documents', '0015_extracted_field_model_source'),
     ]
 
     operations = [
