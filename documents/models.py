@@ -7,6 +7,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from ablage.models import BaseModel, SoftDeleteModel
+from system.crypto import EncryptedTextField
 
 
 class Category(BaseModel):
@@ -601,8 +602,8 @@ class MailAccount(BaseModel):
 
     Polled by ``documents.tasks.poll_mail_accounts`` (beat); each mail is taken at most once,
     recorded as a ``MailMessage`` under the mailbox's UIDVALIDITY. Only attachments are taken;
-    the mail text itself does not become a document. The password is stored encrypted
-    (``documents.mail.crypto``) and never shown again.
+    the mail text itself does not become a document. The password is encrypted at rest
+    (``system.crypto.EncryptedTextField``) and never shown again.
     """
 
     class Security(models.TextChoices):
@@ -620,7 +621,7 @@ class MailAccount(BaseModel):
     port = models.PositiveIntegerField(_("Port"), default=993)
     security = models.CharField(_("Verschlüsselung"), max_length=10, choices=Security.choices, default=Security.SSL)
     username = models.CharField(_("Benutzername"), max_length=255)
-    password_encrypted = models.TextField(editable=False)
+    imap_password = EncryptedTextField(_("Kennwort"), editable=False)
     folder = models.CharField(_("Ordner"), max_length=255, default="INBOX")
     sender_filter = models.CharField(
         _("Absender enthält"), max_length=255, blank=True, help_text=_("Leer: Mails aller Absender.")
