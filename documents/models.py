@@ -681,3 +681,32 @@ class MailMessage(BaseModel):
 
     def __str__(self):
         return f"{self.sender}: {self.subject}"
+
+
+class ResultCacheEntry(BaseModel):
+    """The reading of one content (SHA-256) by one pipeline version: OCR words, page images, archive,
+    built-in extraction. The same bytes uploaded again — by another team, or after the first
+    document was deleted — reuse it instead of running OCR again; each upload still gets its own
+    document, supplier rules, duplicate check and decision (``documents.result_cache``).
+
+    ``version`` names everything the reading depends on (pipeline version, OCR engine and
+    model versions, the OCR options); a change of any of them is a different key, so an upgrade
+    recomputes. Files live under ``result-cache/<key>/`` in the document storage. No state transitions.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    sha256 = models.CharField(max_length=64)
+    version = models.TextField()
+    pages = models.JSONField(default=list)
+    extraction = models.JSONField(default=dict)
+    summary = models.JSONField(default=dict)
+    archive_key = models.CharField(max_length=500, blank=True)
+    hits = models.PositiveIntegerField(default=0)
+    last_hit_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Ergebnis-Cache-Eintrag")
+        verbose_name_plural = _("Ergebnis-Cache")
+
+    def __str__(self):
+        return f"{self.sha256[:12]} ({self.version[:40]})"

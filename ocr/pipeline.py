@@ -492,6 +492,38 @@ class DecisionStep(DocumentStep):
 
 
 DOCUMENT_STEPS = [PreflightStep, EInvoiceStep, PagesStep, ArchiveStep, ExtractionStep, SupplierStep, DecisionStep]
+# What depends on the document, not only on its content: run again for every document that
+# takes a reading from the result cache (documents.result_cache).
+PER_DOCUMENT_STEPS = [SupplierStep, DecisionStep]
+
+
+def decide_for_document(
+    output: "PipelineOutput", *, options: PipelineOptions, sample_key: str | None, supplier_lookup
+) -> None:
+    """Run the per-document steps (supplier, decision) again on ``output``; updates it in place."""
+    context = Context(
+        data=b"",
+        options=options,
+        report=lambda stage, info: None,
+        timer=Timer(),
+        spool=output.spool,
+        file_type=output.file_type,
+        pages=output.pages,
+        extraction=output.extraction,
+        einvoice=output.einvoice,
+        sample_key=sample_key,
+        supplier_lookup=supplier_lookup,
+    )
+    for step_class in PER_DOCUMENT_STEPS:
+        step = step_class()
+        if step.able_to_run(context):
+            with context.timer.stage(step.name):
+                step.run(context)
+    output.extraction, output.supplier = context.extraction, context.supplier
+    output.decision, output.decision_reason = context.decision, context.decision_reason
+    for name, elapsed in context.timer.timings_ms.items():
+        output.timings_ms[name] = elapsed
+
 
 # The document's extraction and full text -> what the supplier master data says (documents.services
 # passes suppliers.matching; the benchmark a directory of the generated suppliers).
