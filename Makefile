@@ -14,7 +14,7 @@ BIND ?= 127.0.0.1
 QUEUES ?= default
 LOG_LEVEL ?= INFO
 
-SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng fonts-dejavu-core fonts-liberation libgl1 libglib2.0-0
+SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng fonts-dejavu-core fonts-liberation libgl1 libglib2.0-0 wngerman
 # Playwright drives the Debian chromium (executable_path=/usr/bin/chromium), never a download.
 TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) chromium dovecot-imapd
 

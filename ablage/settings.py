@@ -435,6 +435,8 @@ fernet_keys_check(ABLAGE_FIELD_ENCRYPTION_KEY, ABLAGE_FIELD_ENCRYPTION_OLD_KEYS)
 ABLAGE_RENDER_DPI = env_int("ABLAGE_RENDER_DPI", 300, minimum=72)
 ABLAGE_OCR_LANGUAGES = env_str("ABLAGE_OCR_LANGUAGES", "deu+eng")
 ABLAGE_TESSERACT_CMD = env_str("ABLAGE_TESSERACT_CMD", "tesseract")
+# German word list for OCR post-correction (ocr.postcorrect); Debian package wngerman.
+ABLAGE_SPELLING_WORDLIST = env_str("ABLAGE_SPELLING_WORDLIST", "/usr/share/dict/ngerman")
 ABLAGE_OCR_TIMEOUT_SECONDS = env_int("ABLAGE_OCR_TIMEOUT_SECONDS", 180, minimum=5)
 # Optional GPU OCR (requirements/gpu.txt). Models load only from this local folder, never from a hub.
 ABLAGE_SURYA_MODEL_DIR = env_str("ABLAGE_SURYA_MODEL_DIR", "")

@@ -31,6 +31,7 @@ from PIL import Image
 
 from documents.models import ResultCacheEntry
 from extraction.types import ExtractionResult, FieldValue, ValidationCheck
+from ocr import postcorrect
 from ocr.filetypes import SUPPORTED
 from ocr.types import PageContent, Word
 
@@ -82,6 +83,7 @@ def cache_version(options) -> str:
             "pipeline": PIPELINE_VERSION,
             "tesseract": _tesseract_version(),
             "surya": _surya_version(),
+            "postcorrect": postcorrect.POSTCORRECT_VERSION if options.postcorrect else "",
             "options": {name: getattr(options, name) for name in _READING_OPTIONS},
         },
         sort_keys=True,

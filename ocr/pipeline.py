@@ -8,7 +8,7 @@ reason) or ``HandOff`` (another queue's workers should do this document).
 
 Document steps:  preflight -> pages -> archive -> extraction -> decision
 Page steps:      text layer | render -> complexity -> preprocess -> recognise -> second attempt
-                 -> display image -> archive page
+                 -> post-correction -> display image -> archive page
 
 A finished page's image and archive page go to the page spool (``ocr.spool``: memory up to a
 budget, disk beyond) before the next page starts, so a worker's memory does not grow with the
@@ -29,7 +29,7 @@ from PIL import Image
 from extraction.decision import decide_with_reason
 from extraction.engine import confirm_supplier, extract
 from extraction.types import ExtractionResult, SupplierEvidence, ValidationCheck
-from ocr import backends, preprocess
+from ocr import backends, postcorrect, preprocess
 from ocr.archive import assemble, searchable_page
 from ocr.complexity import Complexity, analyse, analysis_copy
 from ocr.einvoice_view import render_view
@@ -321,6 +321,29 @@ class SecondAttemptStep(PageStep):
             work.attempts[-1]["chosen"] = True
 
 
+class PostCorrectStep(PageStep):
+    """Uncertain words of free text checked against a German word list (``ocr.postcorrect``).
+
+    After the second attempt, so that it corrects the reading that won. The archive copy's
+    text layer keeps what Tesseract read; the corrected words feed extraction and review.
+    """
+
+    name = "postcorrect"
+
+    def able_to_run(self, context, work):
+        return context.options.postcorrect and work.source == "ocr" and bool(work.words)
+
+    def run(self, context, work):
+        try:
+            work.words, changed = postcorrect.correct_words(work.words)
+        except postcorrect.WordListMissing as missing:
+            if str(missing) not in context.notes:
+                context.notes.append(str(missing))
+            return
+        if changed:
+            context.notes.append(f"Seite {work.number}: {changed} unsichere Wörter nach dem Wörterbuch korrigiert")
+
+
 class DisplayStep(PageStep):
     """The page image a clerk sees next to a scanned page's fields: deskewed, at display resolution."""
 
@@ -356,6 +379,7 @@ PAGE_STEPS = [
     PreprocessStep,
     RecogniseStep,
     SecondAttemptStep,
+    PostCorrectStep,
     DisplayStep,
     ArchivePageStep,
 ]
