@@ -174,7 +174,10 @@ def column_write(connection, model, field, pk_value, stored: str) -> None:
     column = connection.ops.quote_name(field.column)
     pk = connection.ops.quote_name(model._meta.pk.column)
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {column} = %s WHERE {pk} = %s", [stored, pk_value])  # noqa: S608
+        # The key as the backend stores it (SQLite keeps UUIDs as hex text), whether it came from
+        # column_rows or from a model instance.
+        key = model._meta.pk.get_db_prep_value(pk_value, connection)
+        cursor.execute(f"UPDATE {table} SET {column} = %s WHERE {pk} = %s", [stored, key])  # noqa: S608
 
 
 def migration_encrypt_plaintext(app_label: str, model_name: str, field_name: str, *, held_tokens: bool = False):
