@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('documents', '0015_encrypt_mail_password'),
+        ('documents', '0016_encrypt_mail_password'),
     ]
 
     operations = [

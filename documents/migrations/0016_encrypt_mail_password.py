@@ -14,7 +14,7 @@ forwards, backwards = system.crypto.migration_encrypt_plaintext(
 
 
 class Migration(migrations.Migration):
-    dependencies = [("documents", "0014_document_team")]
+    dependencies = [("documents", "0015_extracted_field_model_source")]
 
     operations = [
         migrations.RenameField("mailaccount", "password_encrypted", "imap_password"),
