@@ -15,8 +15,9 @@ QUEUES ?= default
 LOG_LEVEL ?= INFO
 
 # LibreOffice (headless, no GUI): office files converted to PDF at intake (documents.office).
+# wngerman: the German word list of the optional OCR post-correction (ocr.postcorrect).
 SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng fonts-dejavu-core fonts-liberation libgl1 libglib2.0-0 \
-	libreoffice-writer-nogui libreoffice-calc-nogui
+	libreoffice-writer-nogui libreoffice-calc-nogui wngerman
 # Playwright drives the Debian chromium (executable_path=/usr/bin/chromium), never a download.
 TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) chromium dovecot-imapd
 

@@ -148,11 +148,53 @@ def persisted_secret_key(data_dir: Path) -> str:
     """Return the secret key stored in the data directory, creating it on first run."""
     from django.core.management.utils import get_random_secret_key
 
-    key_file = data_dir / "secret_key"
+    return _persisted_value(data_dir / "secret_key", get_random_secret_key)
+
+
+def persisted_fernet_key(data_dir: Path) -> str:
+    """Return the field encryption key stored in the data directory, creating it on first run."""
+    from cryptography.fernet import Fernet
+
+    return _persisted_value(data_dir / "field_encryption_key", lambda: Fernet.generate_key().decode("ascii"))
+
+
+def s3_encryption_parameters() -> dict:
+    """Server-side encryption for every object written to S3 (django-storages ``object_parameters``).
+
+    ``AWS_S3_SERVER_SIDE_ENCRYPTION``: empty (the bucket's default), ``AES256`` (SSE-S3) or
+    ``aws:kms`` (SSE-KMS, optionally with ``AWS_S3_SSE_KMS_KEY_ID``; without it the account's
+    AWS-managed key).
+    """
+    mode = env_choice("AWS_S3_SERVER_SIDE_ENCRYPTION", "", {"", "AES256", "aws:kms"})
+    kms_key_id = env_str("AWS_S3_SSE_KMS_KEY_ID", "")
+    if kms_key_id and mode != "aws:kms":
+        raise ImproperlyConfigured("AWS_S3_SSE_KMS_KEY_ID needs AWS_S3_SERVER_SIDE_ENCRYPTION=aws:kms.")
+    parameters = {"ServerSideEncryption": mode} if mode else {}
+    if kms_key_id:
+        parameters["SSEKMSKeyId"] = kms_key_id
+    return parameters
+
+
+def fernet_keys_check(key: str, old_keys: list[str]) -> None:
+    """Stop at start-up on a key Fernet would refuse, naming the variable."""
+    from cryptography.fernet import Fernet
+
+    for name, value in [("ABLAGE_FIELD_ENCRYPTION_KEY", key)] + [
+        ("ABLAGE_FIELD_ENCRYPTION_OLD_KEYS", k) for k in old_keys
+    ]:
+        try:
+            Fernet(value.encode())
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} holds a value that is not a Fernet key (32 url-safe base64-encoded bytes)."
+            ) from None
+
+
+def _persisted_value(key_file: Path, generate) -> str:
     if key_file.exists():
         return key_file.read_text(encoding="utf-8").strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = get_random_secret_key()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = generate()
     # O_EXCL: two processes starting together must end up with the same key.
     try:
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -19,7 +19,10 @@ from ablage.env import (
     env_list,
     env_network_list,
     env_str,
+    fernet_keys_check,
+    persisted_fernet_key,
     persisted_secret_key,
+    s3_encryption_parameters,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -150,6 +153,7 @@ if AWS_STORAGE_BUCKET_NAME:
             "default_acl": None,
             "file_overwrite": False,
             "querystring_auth": True,
+            "object_parameters": s3_encryption_parameters(),
         },
     }
 else:
@@ -413,13 +417,26 @@ ABLAGE_MAX_PDF_OBJECTS = env_int("ABLAGE_MAX_PDF_OBJECTS", 200_000, minimum=100)
 ABLAGE_CLAMD_SOCKET = env_str("ABLAGE_CLAMD_SOCKET", "")
 ABLAGE_CLAMD_FAIL_CLOSED = env_bool("ABLAGE_CLAMD_FAIL_CLOSED", True)
 ABLAGE_CLAMD_TIMEOUT_SECONDS = env_int("ABLAGE_CLAMD_TIMEOUT_SECONDS", 30, minimum=1)
-# Secrets stored in the database (mail passwords) are encrypted with this Fernet key; without
-# it a key is derived from SECRET_KEY (documents.mail.crypto), so rotating SECRET_KEY then
-# means entering those passwords again.
+# Secrets stored in the database (mail passwords, webhook and TOTP secrets, secret settings)
+# are encrypted with this Fernet key (system.crypto). The embedded install generates one into
+# the data directory; the production layout (PostgreSQL) must be given one, because a key
+# generated on one web host would not open what another host wrote. Old keys still decrypt
+# until `manage.py rotate_secrets_key` has re-encrypted everything.
 ABLAGE_FIELD_ENCRYPTION_KEY = env_str("ABLAGE_FIELD_ENCRYPTION_KEY", "")
+if not ABLAGE_FIELD_ENCRYPTION_KEY:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        raise ImproperlyConfigured(
+            "ABLAGE_FIELD_ENCRYPTION_KEY (or ABLAGE_FIELD_ENCRYPTION_KEY_FILE) must be set with PostgreSQL; create one "
+            "with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        )
+    ABLAGE_FIELD_ENCRYPTION_KEY = persisted_fernet_key(DATA_DIR)
+ABLAGE_FIELD_ENCRYPTION_OLD_KEYS = env_list("ABLAGE_FIELD_ENCRYPTION_OLD_KEYS", [])
+fernet_keys_check(ABLAGE_FIELD_ENCRYPTION_KEY, ABLAGE_FIELD_ENCRYPTION_OLD_KEYS)
 ABLAGE_RENDER_DPI = env_int("ABLAGE_RENDER_DPI", 300, minimum=72)
 ABLAGE_OCR_LANGUAGES = env_str("ABLAGE_OCR_LANGUAGES", "deu+eng")
 ABLAGE_TESSERACT_CMD = env_str("ABLAGE_TESSERACT_CMD", "tesseract")
+# German word list for OCR post-correction (ocr.postcorrect); Debian package wngerman.
+ABLAGE_SPELLING_WORDLIST = env_str("ABLAGE_SPELLING_WORDLIST", "/usr/share/dict/ngerman")
 ABLAGE_OCR_TIMEOUT_SECONDS = env_int("ABLAGE_OCR_TIMEOUT_SECONDS", 180, minimum=5)
 # Optional GPU OCR (requirements/gpu.txt). Models load only from this local folder, never from a hub.
 ABLAGE_SURYA_MODEL_DIR = env_str("ABLAGE_SURYA_MODEL_DIR", "")

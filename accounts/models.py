@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ablage.models import BaseModel
+from system.crypto import EncryptedTextField
 
 
 class UserManager(BaseUserManager):
@@ -58,8 +59,9 @@ class User(AbstractBaseUser, PermissionsMixin, BaseModel):
     locked_until = models.DateTimeField(null=True, blank=True)
     last_login_ip = models.GenericIPAddressField(null=True, blank=True)
     # TOTP (RFC 6238) second factor: the secret is kept from enrolment on, but only counts
-    # once a code made with it was accepted (``totp_confirmed_at``).
-    totp_secret = models.CharField(max_length=64, blank=True, editable=False)
+    # once a code made with it was accepted (``totp_confirmed_at``). Encrypted at rest: with
+    # a copy of the database alone nobody can make valid codes.
+    totp_secret = EncryptedTextField(blank=True, editable=False)
     totp_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UserManager()

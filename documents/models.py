@@ -7,6 +7,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from ablage.models import BaseModel, SoftDeleteModel
+from system.crypto import EncryptedTextField
 
 
 class Category(BaseModel):
@@ -611,8 +612,8 @@ class MailAccount(BaseModel):
     Polled by ``documents.tasks.poll_mail_accounts`` (beat); each mail is taken at most once,
     recorded as a ``MailMessage`` under the mailbox's UIDVALIDITY. ``intake`` says whether only
     the attachments become documents, or the whole mail (its text rendered as a document, its
-    attachments as documents related to it). The password is stored encrypted
-    (``documents.mail.crypto``) and never shown again.
+    attachments as documents related to it). The password is encrypted at rest
+    (``system.crypto.EncryptedTextField``) and never shown again.
     """
 
     class Security(models.TextChoices):
@@ -642,7 +643,7 @@ class MailAccount(BaseModel):
         ),
     )
     username = models.CharField(_("Benutzername"), max_length=255)
-    password_encrypted = models.TextField(editable=False)
+    imap_password = EncryptedTextField(_("Kennwort"), editable=False)
     folder = models.CharField(_("Ordner"), max_length=255, default="INBOX")
     sender_filter = models.CharField(
         _("Absender enthält"), max_length=255, blank=True, help_text=_("Leer: Mails aller Absender.")
@@ -703,3 +704,32 @@ class MailMessage(BaseModel):
 
     def __str__(self):
         return f"{self.sender}: {self.subject}"
+
+
+class ResultCacheEntry(BaseModel):
+    """The reading of one content (SHA-256) by one pipeline version: OCR words, page images, archive,
+    built-in extraction. The same bytes uploaded again — by another team, or after the first
+    document was deleted — reuse it instead of running OCR again; each upload still gets its own
+    document, supplier rules, duplicate check and decision (``documents.result_cache``).
+
+    ``version`` names everything the reading depends on (pipeline version, OCR engine and
+    model versions, the OCR options); a change of any of them is a different key, so an upgrade
+    recomputes. Files live under ``result-cache/<key>/`` in the document storage. No state transitions.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    sha256 = models.CharField(max_length=64)
+    version = models.TextField()
+    pages = models.JSONField(default=list)
+    extraction = models.JSONField(default=dict)
+    summary = models.JSONField(default=dict)
+    archive_key = models.CharField(max_length=500, blank=True)
+    hits = models.PositiveIntegerField(default=0)
+    last_hit_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Ergebnis-Cache-Eintrag")
+        verbose_name_plural = _("Ergebnis-Cache")
+
+    def __str__(self):
+        return f"{self.sha256[:12]} ({self.version[:40]})"

@@ -76,6 +76,7 @@ def job_run(*, job_id, queue: str = "ocr_cpu") -> None:
 
 def _job_run_locked(*, job_id, queue: str) -> ProcessingJob | None:
     """The run itself; returns the job when it was handed to another queue (to enqueue)."""
+    from documents.result_cache import cached_pipeline
     from ocr.errors import TransientOCRError
     from ocr.options import load_options
     from ocr.pipeline import HandOff, run_pipeline
@@ -133,14 +134,21 @@ def _job_run_locked(*, job_id, queue: str) -> ProcessingJob | None:
         _job_fail(job, message, code=f"original_{kind}", alert=kind)
         return
     try:
-        output = run_pipeline(
+        options = load_options()
+        output, _hit = cached_pipeline(
             data,
-            options=load_options(),
-            progress=progress,
-            # Without GPU workers a handed-off document would wait in ocr_gpu forever.
-            allow_handoff=settings.ABLAGE_GPU_QUEUE_ENABLED and queue != "ocr_gpu",
+            sha256=document.sha256,
+            options=options,
             sample_key=str(document.id),
             supplier_lookup=_supplier_lookup(document),
+            run=lambda: run_pipeline(
+                data,
+                options=options,
+                progress=progress,
+                # Without GPU workers a handed-off document would wait in ocr_gpu forever.
+                allow_handoff=settings.ABLAGE_GPU_QUEUE_ENABLED and queue != "ocr_gpu",
+                sample_key=str(document.id),
+            ),
         )
     except StopProcessing as refusal:
         _job_reject(job, refusal)

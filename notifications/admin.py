@@ -140,14 +140,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     readonly_fields = ("failure_count", "last_success_at", "last_failure_at", "created_at")
     inlines = [WebhookDeliveryInline]
 
-    def get_readonly_fields(self, request, obj=None):
-        # The secret is generated; changing it by hand would silently break the receiver's signature check.
-        if obj is not None:
-            return (*self.readonly_fields, "secret")
-        return self.readonly_fields
-
-    def get_exclude(self, request, obj=None):
-        return ("secret",) if obj is None else ()
+    # The secret is generated and never shown here: its owner sees it on the webhook page to
+    # configure the receiver; editing it by hand would silently break the signature check.
+    exclude = ("secret",)
 
 
 @admin.register(WebhookDelivery)

@@ -14,6 +14,7 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from ablage.models import BaseModel
+from system.crypto import EncryptedTextField
 
 
 class Notification(BaseModel):
@@ -367,7 +368,7 @@ class WebhookEndpoint(BaseModel):
     )
     name = models.CharField(_("Name"), max_length=100)
     url = models.URLField(_("URL"), max_length=500)
-    secret = models.CharField(_("Signaturschlüssel"), max_length=100, default=_new_webhook_secret)
+    secret = EncryptedTextField(_("Signaturschlüssel"), default=_new_webhook_secret)
     events = models.JSONField(_("Ereignisse"), default=list, validators=[validate_webhook_events])
     scope = models.CharField(_("Umfang"), max_length=10, choices=Scope.choices, default=Scope.OWN)
     team = models.ForeignKey(

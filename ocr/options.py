@@ -26,6 +26,8 @@ class PipelineOptions:
     thresholds_by_type: dict = field(default_factory=dict)
     # Share of would-be auto-approvals sent to review anyway, as quality sampling.
     quality_sample_rate: float = 0.0
+    # German word-list correction of uncertain free-text words (ocr.postcorrect).
+    postcorrect: bool = False
 
     def but(self, **changes) -> "PipelineOptions":
         return replace(self, **changes)
@@ -45,6 +47,7 @@ _KEYS = {
     "searchable_pdf": "ocr.searchable_pdf",
     "backend": "ocr.backend",
     "quality_sample_rate": "extraction.quality_sample_rate",
+    "postcorrect": "ocr.postcorrect",
 }
 THRESHOLD_TYPES = (
     "invoice",

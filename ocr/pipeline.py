@@ -8,7 +8,7 @@ reason) or ``HandOff`` (another queue's workers should do this document).
 
 Document steps:  preflight -> pages -> archive -> extraction -> decision
 Page steps:      text layer | render -> complexity -> preprocess -> recognise -> second attempt
-                 -> display image -> archive page
+                 -> post-correction -> display image -> archive page
 
 A finished page's image and archive page go to the page spool (``ocr.spool``: memory up to a
 budget, disk beyond) before the next page starts, so a worker's memory does not grow with the
@@ -29,7 +29,7 @@ from PIL import Image
 from extraction.decision import decide_with_reason
 from extraction.engine import confirm_supplier, extract
 from extraction.types import ExtractionResult, SupplierEvidence, ValidationCheck
-from ocr import backends, preprocess
+from ocr import backends, postcorrect, preprocess
 from ocr.archive import assemble, searchable_page
 from ocr.complexity import Complexity, analyse, analysis_copy
 from ocr.einvoice_view import render_view
@@ -321,6 +321,29 @@ class SecondAttemptStep(PageStep):
             work.attempts[-1]["chosen"] = True
 
 
+class PostCorrectStep(PageStep):
+    """Uncertain words of free text checked against a German word list (``ocr.postcorrect``).
+
+    After the second attempt, so that it corrects the reading that won. The archive copy's
+    text layer keeps what Tesseract read; the corrected words feed extraction and review.
+    """
+
+    name = "postcorrect"
+
+    def able_to_run(self, context, work):
+        return context.options.postcorrect and work.source == "ocr" and bool(work.words)
+
+    def run(self, context, work):
+        try:
+            work.words, changed = postcorrect.correct_words(work.words)
+        except postcorrect.WordListMissing as missing:
+            if str(missing) not in context.notes:
+                context.notes.append(str(missing))
+            return
+        if changed:
+            context.notes.append(f"Seite {work.number}: {changed} unsichere Wörter nach dem Wörterbuch korrigiert")
+
+
 class DisplayStep(PageStep):
     """The page image a clerk sees next to a scanned page's fields: deskewed, at display resolution."""
 
@@ -356,6 +379,7 @@ PAGE_STEPS = [
     PreprocessStep,
     RecogniseStep,
     SecondAttemptStep,
+    PostCorrectStep,
     DisplayStep,
     ArchivePageStep,
 ]
@@ -492,6 +516,38 @@ class DecisionStep(DocumentStep):
 
 
 DOCUMENT_STEPS = [PreflightStep, EInvoiceStep, PagesStep, ArchiveStep, ExtractionStep, SupplierStep, DecisionStep]
+# What depends on the document, not only on its content: run again for every document that
+# takes a reading from the result cache (documents.result_cache).
+PER_DOCUMENT_STEPS = [SupplierStep, DecisionStep]
+
+
+def decide_for_document(
+    output: "PipelineOutput", *, options: PipelineOptions, sample_key: str | None, supplier_lookup
+) -> None:
+    """Run the per-document steps (supplier, decision) again on ``output``; updates it in place."""
+    context = Context(
+        data=b"",
+        options=options,
+        report=lambda stage, info: None,
+        timer=Timer(),
+        spool=output.spool,
+        file_type=output.file_type,
+        pages=output.pages,
+        extraction=output.extraction,
+        einvoice=output.einvoice,
+        sample_key=sample_key,
+        supplier_lookup=supplier_lookup,
+    )
+    for step_class in PER_DOCUMENT_STEPS:
+        step = step_class()
+        if step.able_to_run(context):
+            with context.timer.stage(step.name):
+                step.run(context)
+    output.extraction, output.supplier = context.extraction, context.supplier
+    output.decision, output.decision_reason = context.decision, context.decision_reason
+    for name, elapsed in context.timer.timings_ms.items():
+        output.timings_ms[name] = elapsed
+
 
 # The document's extraction and full text -> what the supplier master data says (documents.services
 # passes suppliers.matching; the benchmark a directory of the generated suppliers).

@@ -8,14 +8,14 @@ from django.utils.translation import gettext_lazy as _
 
 from ablage.errors import ApplicationError
 from system.models import FeatureFlag, ScheduledTask, SystemConfig, SystemParameter
-from system.selectors import config_decode
+from system.selectors import config_decode, config_stored_value
 from system.services import config_clean_value, config_rules_clean, config_save
 
 _MASK = "••••••"
 
 
 def _value_as_text(config: SystemConfig) -> str:
-    if config.value is None:
+    if config.is_secret or config.value is None:
         return ""
     value = config_decode(config.value_type, config.value)
     if config.value_type == SystemConfig.ValueType.JSON:
@@ -62,7 +62,10 @@ class SystemConfigForm(forms.ModelForm):
             return cleaned
         if self.instance.pk is not None and self.instance.is_secret and raw == "":
             self.keep_secret_value = True
-            raw = config_decode(self.instance.value_type, self.instance.value)
+            raw = config_decode(
+                self.instance.value_type,
+                config_stored_value(is_secret=True, value=None, value_encrypted=self.instance.value_encrypted),
+            )
         elif value_type == SystemConfig.ValueType.JSON:
             try:
                 raw = json.loads(raw)
@@ -116,6 +119,7 @@ class SystemConfigAdmin(admin.ModelAdmin):
         # The admin continues with ``obj`` (messages, redirects); give it the saved state.
         obj.pk = saved.pk
         obj.value = saved.value
+        obj.value_encrypted = saved.value_encrypted
         obj._state.adding = False
 
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django_celery_beat.validators import crontab_validator
 
 from ablage.models import BaseModel
+from system.crypto import EncryptedTextField
 
 CONFIG_KEY_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
 TASK_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
@@ -27,7 +28,9 @@ class SystemConfig(BaseModel):
     """One typed setting that admins may change at run time (``ocr.render_dpi`` = 300).
 
     ``value`` holds the JSON form of the value (decimals as strings so they keep their
-    digits); ``value_type`` says how to read it, ``validation_rules`` what is allowed
+    digits); a secret (``is_secret``: an API key, a password) keeps that JSON text encrypted
+    in ``value_encrypted`` instead and ``value`` stays null. ``value_type`` says how to read it,
+    ``validation_rules`` what is allowed
     (``min``, ``max``, ``choices``, ``regex``). Read with ``system.selectors.config_get``,
     write with ``system.services.config_set`` (which validates and invalidates the cache);
     the admin form goes through the same validation. No state transitions.
@@ -54,6 +57,7 @@ class SystemConfig(BaseModel):
     category = models.CharField(_("Bereich"), max_length=50, blank=True, db_index=True)
     validation_rules = models.JSONField(_("Prüfregeln"), default=dict, blank=True)
     is_secret = models.BooleanField(_("geheim"), default=False)
+    value_encrypted = EncryptedTextField(_("Wert (verschlüsselt)"), blank=True, editable=False)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

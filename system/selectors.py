@@ -2,6 +2,7 @@
 
 import copy
 import hashlib
+import json
 import threading
 import time
 from decimal import Decimal, InvalidOperation
@@ -12,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ablage.errors import ApplicationError
+from system.crypto import require_secret
 from system.models import FeatureFlag, SystemConfig, SystemParameter
 
 # Short enough that a change made in another process shows up quickly, long enough that a
@@ -71,6 +73,15 @@ def config_decode(value_type: str, stored):
     )
 
 
+def config_stored_value(*, is_secret: bool, value, value_encrypted: str):
+    """The JSON form of a config value, wherever the row keeps it (see ``SystemConfig``)."""
+    if not is_secret:
+        return value
+    if value_encrypted == "":
+        return None
+    return json.loads(require_secret(value_encrypted))
+
+
 def config_get(key: str, default=_MISSING):
     """The value of config ``key`` in its declared type; ``default`` if the key does not exist.
 
@@ -83,8 +94,15 @@ def config_get(key: str, default=_MISSING):
     if cached is not None and cached[0] > now:
         value = cached[1]
     else:
-        row = SystemConfig.objects.filter(key=key).values_list("value_type", "value").first()
-        value = _MISSING if row is None else config_decode(*row)
+        row = SystemConfig.objects.filter(key=key).only("value_type", "value", "is_secret", "value_encrypted").first()
+        value = (
+            _MISSING
+            if row is None
+            else config_decode(
+                row.value_type,
+                config_stored_value(is_secret=row.is_secret, value=row.value, value_encrypted=row.value_encrypted),
+            )
+        )
         if _cacheable():
             with _config_cache_lock:
                 _config_cache[key] = (now + CONFIG_CACHE_SECONDS, value)

@@ -3,16 +3,19 @@
 import json
 import math
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
+from cryptography.fernet import InvalidToken
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ablage.errors import ApplicationError
 from monitoring.services import audit_log_record
+from system import crypto
 from system.models import SystemConfig, SystemParameter
-from system.selectors import config_cache_invalidate
+from system.selectors import config_cache_invalidate, config_stored_value
 
 ValueType = SystemConfig.ValueType
 
@@ -194,6 +197,21 @@ def _encode_rules(value_type: str, rules: dict) -> dict:
     return encoded
 
 
+def _store_value(config: SystemConfig, encoded) -> None:
+    # A secret lives only encrypted; the plain column is emptied so that switching a value to
+    # secret leaves no readable copy behind (and back again, no stale token).
+    if config.is_secret:
+        config.value = None
+        config.value_encrypted = json.dumps(encoded)
+    else:
+        config.value = encoded
+        config.value_encrypted = ""
+
+
+def _stored(config: SystemConfig):
+    return config_stored_value(is_secret=config.is_secret, value=config.value, value_encrypted=config.value_encrypted)
+
+
 def _masked(config: SystemConfig, value):
     return _SECRET_MASK if config.is_secret else value
 
@@ -220,15 +238,15 @@ def config_set(*, key: str, value, user) -> SystemConfig:
             status_code=404,
         )
     typed = config_clean_value(value_type=config.value_type, value=value, rules=config.validation_rules, key=key)
-    old = config.value
-    config.value = config_encode(config.value_type, typed)
+    old = _stored(config)
+    _store_value(config, config_encode(config.value_type, typed))
     config.updated_by = _actor(user)
-    config.save(update_fields=["value", "updated_by", "updated_at"])
+    config.save(update_fields=["value", "value_encrypted", "updated_by", "updated_at"])
     audit_log_record(
         actor=user,
         action="config.set",
         obj=config,
-        changes={"value": {"old": _masked(config, old), "new": _masked(config, config.value)}},
+        changes={"value": {"old": _masked(config, old), "new": _masked(config, _stored(config))}},
     )
     _invalidate_after_change(key)
     return config
@@ -263,15 +281,16 @@ def config_save(
         value_type=config.value_type, rules=config.validation_rules if validation_rules is None else validation_rules
     )
     typed = config_clean_value(value_type=config.value_type, value=value, rules=rules, key=key)
-    old = None if created else config.value
-    config.value = config_encode(config.value_type, typed)
+    old = None if created else _stored(config)
+    was_secret = config.is_secret
+    if is_secret is not None:
+        config.is_secret = is_secret
+    _store_value(config, config_encode(config.value_type, typed))
     config.validation_rules = _encode_rules(config.value_type, rules)
     if description is not None:
         config.description = description
     if category is not None:
         config.category = category
-    if is_secret is not None:
-        config.is_secret = is_secret
     config.updated_by = _actor(user)
     config.full_clean(exclude=["updated_by"], validate_unique=created)
     config.save()
@@ -279,7 +298,12 @@ def config_save(
         actor=user,
         action="config.create" if created else "config.update",
         obj=config,
-        changes={"value": {"old": _masked(config, old), "new": _masked(config, config.value)}},
+        changes={
+            "value": {
+                "old": _SECRET_MASK if was_secret else old,
+                "new": _masked(config, _stored(config)),
+            }
+        },
     )
     _invalidate_after_change(key)
     return config
@@ -307,3 +331,41 @@ def parameter_purge_expired() -> int:
     """Delete expired parameters; returns how many went."""
     deleted, _by_model = SystemParameter.objects.filter(expires_at__lte=timezone.now()).delete()
     return deleted
+
+
+@dataclass(frozen=True)
+class SecretsRotation:
+    rewritten: int
+    columns: list[str]
+
+
+@transaction.atomic
+def secrets_rotate(*, old_keys: tuple[str, ...] = ()) -> SecretsRotation:
+    """Re-encrypt every encrypted column under the current ABLAGE_FIELD_ENCRYPTION_KEY.
+
+    ``old_keys`` (and ABLAGE_FIELD_ENCRYPTION_OLD_KEYS) open what the previous key wrote.
+    All or nothing: if any value opens with none of the keys, nothing is rewritten and the
+    error names where it is, so the operator can supply the missing key first.
+    """
+    for key in old_keys:
+        crypto.fernet_from_key(key, name="--old-key")
+    rewritten = 0
+    columns = []
+    unreadable = []
+    for model, field in crypto.encrypted_columns():
+        columns.append(f"{model._meta.label}.{field.name}")
+        for pk_value, stored in crypto.column_rows(connection, model, field):
+            try:
+                sealed = crypto.token_reencrypt(stored, old_keys)
+            except (InvalidToken, UnicodeError):
+                unreadable.append(f"{model._meta.label}.{field.name} ({pk_value})")
+                continue
+            crypto.column_write(connection, model, field, pk_value, sealed)
+            rewritten += 1
+    if unreadable:
+        raise ApplicationError(
+            _("Nichts geändert: %(count)d Werte lassen sich mit keinem der Schlüssel öffnen: %(where)s")
+            % {"count": len(unreadable), "where": ", ".join(unreadable[:20])},
+            code="secret_unreadable",
+        )
+    return SecretsRotation(rewritten=rewritten, columns=columns)

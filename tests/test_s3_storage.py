@@ -2,18 +2,21 @@
 (a moto server on loopback, spoken to over HTTP like any S3-compatible endpoint) and the
 download views stream them back."""
 
+import contextlib
 import uuid
 from pathlib import Path
 
 import boto3
 import pytest
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.test import override_settings
 from django.urls import reverse
 from moto.server import ThreadedMotoServer
 from storages.backends.s3 import S3Storage
 
+from ablage.env import s3_encryption_parameters
 from documents import services
 from documents.models import Document
 
@@ -30,9 +33,9 @@ def s3_endpoint():
     server.stop()
 
 
-@pytest.fixture
-def bucket(s3_endpoint, monkeypatch):
-    """A fresh bucket, and STORAGES["default"] pointing at it for the test (as settings.py does for
+@contextlib.contextmanager
+def _bucket_storage(s3_endpoint, monkeypatch, object_parameters=None):
+    """A fresh bucket, and STORAGES["default"] pointing at it (as settings.py does for
     AWS_STORAGE_BUCKET_NAME). Yields a boto3 client and the bucket's name."""
     for name in ("AWS_PROFILE", "AWS_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
@@ -52,6 +55,7 @@ def bucket(s3_endpoint, monkeypatch):
                 "default_acl": None,
                 "file_overwrite": False,
                 "querystring_auth": True,
+                "object_parameters": object_parameters or {},
             },
         },
     }
@@ -62,6 +66,12 @@ def bucket(s3_endpoint, monkeypatch):
         assert isinstance(default_storage, S3Storage)
         yield client, name
     assert isinstance(default_storage, FileSystemStorage), "the S3 storage leaked into later tests"
+
+
+@pytest.fixture
+def bucket(s3_endpoint, monkeypatch):
+    with _bucket_storage(s3_endpoint, monkeypatch) as found:
+        yield found
 
 
 def _keys(client, bucket_name) -> set[str]:
@@ -102,3 +112,42 @@ def test_it_keeps_originals_pages_and_thumbnails_in_the_bucket(bucket, owner, bo
     assert thumbnail.status_code == 200
     thumbnail_key = document.thumbnails["200"]
     assert b"".join(thumbnail.streaming_content) == s3.get_object(Bucket=bucket_name, Key=thumbnail_key)["Body"].read()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({"AWS_S3_SERVER_SIDE_ENCRYPTION": "AES256"}, {"ServerSideEncryption": "AES256"}),
+        (
+            {"AWS_S3_SERVER_SIDE_ENCRYPTION": "aws:kms", "AWS_S3_SSE_KMS_KEY_ID": "alias/ablage-dokumente"},
+            {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/ablage-dokumente"},
+        ),
+    ],
+)
+def test_it_stores_every_object_with_the_configured_server_side_encryption(
+    s3_endpoint, monkeypatch, owner, born_digital_pdf, environment, expected
+):
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with _bucket_storage(s3_endpoint, monkeypatch, s3_encryption_parameters()) as (s3, bucket_name):
+        document = services.document_ingest(owner=owner, filename="Rechnung SSE.pdf", data=born_digital_pdf)
+        services.job_run(job_id=document.jobs.get().id)
+        keys = _keys(s3, bucket_name)
+        assert document.storage_key in keys
+        for key in keys:
+            head = s3.head_object(Bucket=bucket_name, Key=key)
+            assert head["ServerSideEncryption"] == expected["ServerSideEncryption"], key
+            if "SSEKMSKeyId" in expected:
+                assert head["SSEKMSKeyId"].endswith(expected["SSEKMSKeyId"]), (key, head["SSEKMSKeyId"])
+
+
+def test_it_refuses_a_kms_key_without_kms_encryption(monkeypatch):
+    monkeypatch.setenv("AWS_S3_SERVER_SIDE_ENCRYPTION", "AES256")
+    monkeypatch.setenv("AWS_S3_SSE_KMS_KEY_ID", "alias/ablage-dokumente")
+    with pytest.raises(ImproperlyConfigured, match="AWS_S3_SSE_KMS_KEY_ID needs"):
+        s3_encryption_parameters()
+
+    monkeypatch.setenv("AWS_S3_SERVER_SIDE_ENCRYPTION", "aes")
+    with pytest.raises(ImproperlyConfigured, match="AWS_S3_SERVER_SIDE_ENCRYPTION"):
+        s3_encryption_parameters()

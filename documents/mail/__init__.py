@@ -1,5 +1,5 @@
 """E-mail intake: IMAP mailboxes (``MailAccount``) whose attachments become documents.
 
-``crypto`` keeps the mailbox password encrypted at rest, ``imap`` speaks IMAP (stdlib
+The mailbox password is encrypted at rest (``system.crypto``), ``imap`` speaks IMAP (stdlib
 imaplib), ``services`` polls a mailbox and tests its connection, ``admin`` configures it.
 """

@@ -51,7 +51,7 @@ class MailAccountForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if not cleaned.get("password") and not self.instance.password_encrypted:
+        if not cleaned.get("password") and not self.instance.imap_password:
             self.add_error("password", _("Bitte ein Kennwort angeben."))
         if cleaned.get("processed_action") == MailAccount.ProcessedAction.MOVE and not cleaned.get("processed_folder"):
             self.add_error("processed_folder", _("Zum Verschieben bitte einen Zielordner angeben."))

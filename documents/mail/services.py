@@ -19,8 +19,8 @@ from ablage.errors import ApplicationError
 from documents import locks
 from documents.ingest import MAX_BATCH_FILES, IngestFile, document_ingest_batch
 from documents.mail import imap
-from documents.mail.crypto import secret_decrypt, secret_encrypt
 from documents.models import Document, MailAccount, MailMessage
+from system.crypto import require_secret
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +30,10 @@ _MAIL_SIZE_FACTOR = 1.4
 
 
 def mail_account_set_password(*, account: MailAccount, password: str) -> None:
-    """Keep ``password`` encrypted on ``account`` (saved by the caller with the rest of the form)."""
+    """Set ``password`` on ``account`` (saved by the caller with the rest of the form; the column encrypts it)."""
     if not password:
         raise ApplicationError("Bitte ein Kennwort angeben.", code="password_required")
-    account.password_encrypted = secret_encrypt(password)
+    account.imap_password = password
 
 
 def _connect(account: MailAccount):
@@ -42,7 +42,7 @@ def _connect(account: MailAccount):
         port=account.port,
         security=account.security,
         username=account.username,
-        password=secret_decrypt(account.password_encrypted),
+        password=require_secret(account.imap_password),
         ca_certificate=account.tls_ca_certificate,
     )
 

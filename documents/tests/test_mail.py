@@ -20,10 +20,10 @@ from django.urls import reverse
 from ablage.errors import ApplicationError
 from ablage.testing import bad_files
 from documents.mail import imap
-from documents.mail.crypto import secret_decrypt
 from documents.mail.services import mail_account_poll, mail_account_set_password, mail_account_test_connection
 from documents.models import Document, MailAccount, MailMessage
 from documents.tasks import poll_mail_account
+from tests.helpers import stored_column as _stored_column
 
 pytestmark = pytest.mark.django_db
 
@@ -373,12 +373,13 @@ def test_it_stores_the_password_encrypted_and_never_shows_it_again(admin_client,
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     account = MailAccount.objects.get()
-    assert PASSWORD not in account.password_encrypted
-    assert secret_decrypt(account.password_encrypted) == PASSWORD
+    assert account.imap_password == PASSWORD
+    stored = _stored_column(account, "imap_password")
+    assert PASSWORD not in stored
 
     page = admin_client.get(reverse("admin:documents_mailaccount_change", args=[account.id])).content.decode()
     assert PASSWORD not in page
-    assert account.password_encrypted not in page
+    assert stored not in page
 
     tested = admin_client.post(
         reverse("admin:documents_mailaccount_changelist"),
@@ -389,7 +390,6 @@ def test_it_stores_the_password_encrypted_and_never_shows_it_again(admin_client,
 
 
 def test_it_keeps_the_stored_password_when_the_field_is_left_empty(admin_client, account):
-    stored = account.password_encrypted
     data = {
         "name": "Umbenannt",
         "owner": account.owner.pk,
@@ -413,7 +413,7 @@ def test_it_keeps_the_stored_password_when_the_field_is_left_empty(admin_client,
     assert saved.status_code == 302
     account.refresh_from_db()
     assert account.name == "Umbenannt"
-    assert account.password_encrypted == stored
+    assert account.imap_password == PASSWORD
 
 
 def test_it_encodes_folder_names_as_modified_utf7():

@@ -5,6 +5,7 @@ import datetime
 import hashlib
 import hmac
 import json
+import logging
 
 import pytest
 from django.contrib.auth.models import Group
@@ -257,3 +258,20 @@ def test_it_hides_other_peoples_webhooks(client, outsider, endpoint):
     client.force_login(outsider)
     assert client.get(reverse("notifications:webhook", args=[endpoint.id])).status_code == 404
     assert endpoint.name not in client.get(reverse("notifications:webhooks")).content.decode()
+
+
+def test_it_keeps_the_signing_secret_out_of_the_logs_and_encrypted_in_the_database(
+    owner, endpoint, receiver, loopback_guard, caplog
+):
+    from tests.helpers import stored_column
+
+    receiver.script = [Reply(500), Reply(200)]
+    (delivery,) = webhooks.event_emit(event="document.processed", occurrence="a", document=make_document(owner))
+
+    with caplog.at_level(logging.DEBUG):
+        statuses = _attempt_until_settled(delivery, loopback_guard)
+
+    assert statuses[-1] == WebhookDelivery.Status.DELIVERED
+    assert "retrying" in caplog.text
+    assert endpoint.secret.removeprefix("whsec_") not in caplog.text
+    assert endpoint.secret.removeprefix("whsec_") not in stored_column(endpoint, "secret")

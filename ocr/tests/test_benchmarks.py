@@ -1,4 +1,5 @@
 import json
+import re
 from dataclasses import asdict
 from io import StringIO
 
@@ -87,6 +88,7 @@ def _figures(*, overhead: float, speedup: float, digital_ms: float, rss_bytes: i
             "pages": 6,
             "second_attempts": 1,
             "pipeline_ms": stats,
+            "cache_hit_ms": {"median": 21.0, "p95": 34.0},
             "bare_tesseract_ms": stats,
             "tesseract_peak_rss_bytes": 250_000_000,
             "ratio": {"median": 1.2, "p95": 1.3},
@@ -135,6 +137,7 @@ def test_it_reports_each_target_with_pass_or_fail_and_a_summary_line():
     assert "FAIL  Speicherspitze Worker" in report
     assert "1200 MB (Ziel < 1000 MB)" in report
     assert "Tesseract-Prozess (Spitze 250 MB)" in report
+    assert re.search(r"erneut hochgeladen \(Ergebnis-Cache\) +21 ms +34 ms", report)
     assert report.splitlines()[-1].startswith("Zusammenfassung: 2/4 Ziele erreicht; nicht erreicht: Zeit außerhalb OCR")
     assert report.splitlines()[0].startswith("== bench pipeline: Test-CPU, 2 Kerne")
     assert "Last (1/5/15 min) beim Start 0.50/0.40/0.30, am Ende 1.50/0.90/0.40" in report

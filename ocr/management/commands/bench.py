@@ -5,6 +5,7 @@
     python manage.py bench extraction [--count 200] [--seed S] [--jobs N] [--json] [--misses N]
     python manage.py bench learning [--suppliers N] [--documents D] [--seed S] [--json]
     python manage.py bench pages [--documents N] [--repeat R] [--seed S] [--json]
+    python manage.py bench postcorrect [--count N] [--seed S] [--json]
 
 Generates its own documents, so it needs neither the database nor any files. A full run takes
 a few minutes on two cores, most of it the 50-page memory run; ``--quick`` takes about one.
@@ -29,7 +30,7 @@ from ocr.benchmarks import FULL, QUICK, BenchmarkError, format_report, run_bench
 from ocr.benchmarks.preprocessing import PreprocessingConfig, format_preprocessing_report, run_preprocessing_benchmark
 from ocr.tesseract import TesseractUnavailable
 
-SUBJECTS = ("pipeline", "preprocessing", "extraction", "learning", "pages")
+SUBJECTS = ("pipeline", "preprocessing", "extraction", "learning", "pages", "postcorrect")
 
 
 class Command(BaseCommand):
@@ -46,7 +47,9 @@ class Command(BaseCommand):
         parser.add_argument("--rss-pages", type=int, help="Seiten des Speicherlaufs (Standard 50, --quick 10)")
         parser.add_argument("--seed", type=int, help="Erster Startwert der erzeugten Dokumente (Standard 1)")
         parser.add_argument(
-            "--count", type=int, help="preprocessing: gescannte Rechnungen (Standard 18); extraction: Dokumente (200)"
+            "--count",
+            type=int,
+            help="preprocessing: gescannte Rechnungen (Standard 18), postcorrect: (12); extraction: Dokumente (200)",
         )
         parser.add_argument("--jobs", type=int, help="preprocessing, extraction: parallele Prozesse (Standard 2)")
         parser.add_argument("--misses", type=int, default=0, help="extraction: so viele Abweichungen je Gruppe zeigen")
@@ -60,6 +63,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", dest="as_json", action="store_true", help="Ergebnisse als JSON statt als Tabelle")
 
     def handle(self, *args, subject, quick, pages, born_digital, rss_pages, seed, count, jobs, as_json, **options):
+        expected_errors = ()
         if subject == "extraction":
             base = ExtractionBenchConfig()
             chosen = {"count": count, "seed": seed, "jobs": jobs}
@@ -78,6 +82,20 @@ class Command(BaseCommand):
             base = PagesConfig()
             chosen = {"documents": options["documents"], "repeat": options["repeat"], "seed": seed}
             run, report = run_pages_benchmark, format_pages_report
+        elif subject == "postcorrect":
+            from ocr.benchmarks.postcorrect import (
+                BenchmarkError as PostcorrectBenchmarkError,
+            )
+            from ocr.benchmarks.postcorrect import (
+                PostcorrectConfig,
+                format_postcorrect_report,
+                run_postcorrect_benchmark,
+            )
+
+            base = PostcorrectConfig()
+            chosen = {"count": count, "seed": seed}
+            run, report = run_postcorrect_benchmark, format_postcorrect_report
+            expected_errors = (PostcorrectBenchmarkError,)
         elif subject == "preprocessing":
             base = PreprocessingConfig()
             chosen = {"count": count, "seed": seed, "jobs": jobs}
@@ -99,6 +117,6 @@ class Command(BaseCommand):
 
         try:
             figures = run(config, log=log)
-        except (BenchmarkError, ExtractionBenchmarkError, TesseractUnavailable) as exc:
+        except (BenchmarkError, ExtractionBenchmarkError, TesseractUnavailable, *expected_errors) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps(figures, ensure_ascii=False, indent=2) if as_json else report(figures))
