@@ -164,6 +164,8 @@ def test_it_refuses_office_files_with_a_clear_reason_when_libreoffice_is_missing
         ("notiz.txt", b"PK\x03\x04binary\x00\x00", "Text"),
         ("brief.rtf", b"kein rtf", "RTF"),
     ],
+    # Explicit ids: the generated ODT carries a timestamp, and xdist needs the same ids in every worker.
+    ids=["odt-named-docx", "pdf-named-odt", "zip-named-txt", "text-named-rtf"],
 )
 def test_it_refuses_an_office_name_on_other_content(owner, name, data, label):
     with pytest.raises(ApplicationError) as raised:
