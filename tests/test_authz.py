@@ -303,6 +303,16 @@ ROUTES = {
     "api-v1:notification-list": [("get", signed_in, None)],
     "api-v1:notification-read": [("post", own_item, None)],
     "api-v1:notification-read-all": [("post", signed_in, None)],
+    "api-v1:webhook-list": [
+        ("get", signed_in, None),
+        ("post", signed_in, {"name": "CRM", "url": "http://10.0.0.1/hook", "events": ["document.processed"]}),
+    ],
+    "api-v1:webhook-detail": [
+        ("get", own_or_staff, None),
+        ("put", own_or_staff, {"name": "ERP", "url": "http://10.0.0.1/hook", "events": ["document.processed"]}),
+    ],
+    "api-v1:webhook-deliveries": [("get", own_or_staff, None)],
+    "api-v1:webhook-delivery-resend": [("post", own_or_staff, None)],
     "notifications:list": [("get", signed_in, None)],
     "notifications:bell": [("get", signed_in, None)],
     "notifications:read-all": [("post", signed_in, None)],
