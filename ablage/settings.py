@@ -70,9 +70,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    # Before anything that acts for the signed-in user: an expired session is signed out first.
+    "accounts.middleware.SessionTimeoutMiddleware",
     "accounts.middleware.UserPreferencesMiddleware",
     "accounts.middleware.TwoFactorEnforcementMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -117,7 +119,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-SESSION_COOKIE_AGE = env_int("SESSION_TIMEOUT_SECONDS", 8 * 3600, minimum=300)
+# A session ends after SESSION_IDLE_TIMEOUT_SECONDS without activity (sliding; polling and
+# pushes do not count) and in any case SESSION_MAX_AGE_SECONDS after sign-in
+# (accounts.middleware.SessionTimeoutMiddleware). The cookie lives as long as the maximum.
+SESSION_IDLE_TIMEOUT_SECONDS = env_int("SESSION_IDLE_TIMEOUT_SECONDS", 3600, minimum=60)
+SESSION_MAX_AGE_SECONDS = env_int("SESSION_MAX_AGE_SECONDS", 10 * 3600, minimum=300)
+if SESSION_MAX_AGE_SECONDS < SESSION_IDLE_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("SESSION_MAX_AGE_SECONDS must not be shorter than SESSION_IDLE_TIMEOUT_SECONDS.")
+SESSION_COOKIE_AGE = SESSION_MAX_AGE_SECONDS
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-less meta tag; see base.html
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -98,22 +98,32 @@ class DocumentAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("In den Papierkorb (Grund: Verwaltung)"), permissions=["change"])
     def trash_selected(self, request, queryset):
+        from ablage.errors import ApplicationError
         from documents.retention_services import document_trash
 
         done = 0
         for document in queryset.filter(deleted_at=None):
-            document_trash(document=document, user=request.user, reason="In der Verwaltung gelöscht")
-            done += 1
+            try:
+                document_trash(document=document, user=request.user, reason="In der Verwaltung gelöscht")
+            except ApplicationError as refusal:
+                self.message_user(request, f"{document.title}: {refusal.message}", messages.ERROR)
+            else:
+                done += 1
         self.message_user(request, _("%(count)d Dokument(e) im Papierkorb.") % {"count": done})
 
     @admin.action(description=_("Aus dem Papierkorb wiederherstellen"), permissions=["change"])
     def restore_selected(self, request, queryset):
+        from ablage.errors import ApplicationError
         from documents.retention_services import document_restore
 
         done = 0
         for document in queryset.exclude(deleted_at=None):
-            document_restore(document=document, user=request.user)
-            done += 1
+            try:
+                document_restore(document=document, user=request.user)
+            except ApplicationError as refusal:
+                self.message_user(request, f"{document.title}: {refusal.message}", messages.ERROR)
+            else:
+                done += 1
         self.message_user(request, _("%(count)d Dokument(e) wiederhergestellt.") % {"count": done})
 
     @admin.action(description=_("Endgültig löschen (nur nach Ablauf der Aufbewahrung)"), permissions=["change"])

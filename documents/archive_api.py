@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from documents import retention_services
 from documents.models import Document
 from documents.retention import deletion_refusal, retention_until
+from documents.retention_services import may_administer_archive
 from documents.selectors import visible_documents
 
 
@@ -37,7 +38,7 @@ def _document(user, document_id, *, trash_included=False) -> Document:
     document = visible_documents(user).filter(pk=document_id).first()
     if document is None and trash_included:
         trash = Document.all_objects.exclude(deleted_at=None)
-        document = (trash if user.is_superuser else trash.filter(owner=user)).filter(pk=document_id).first()
+        document = (trash if may_administer_archive(user) else trash.filter(owner=user)).filter(pk=document_id).first()
     if document is None:
         return get_object_or_404(Document.objects.none(), pk=document_id)
     return document
@@ -68,8 +69,6 @@ class TrashApi(APIView):
     @extend_schema(request=ReasonSerializer, responses={204: None})
     def post(self, request, document_id):
         document = _document(request.user, document_id)
-        if not (request.user.is_superuser or document.owner_id == request.user.pk):
-            raise PermissionDenied("Nur der Eigentümer oder ein Administrator löscht Dokumente.")
         serializer = ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         retention_services.document_trash(
@@ -89,7 +88,7 @@ class RestoreApi(APIView):
 class LegalHoldApi(APIView):
     @extend_schema(request=ReasonSerializer, responses={204: None})
     def post(self, request, document_id):
-        if not request.user.is_superuser:
+        if not may_administer_archive(request.user):
             raise PermissionDenied("Nur Administratoren setzen Aufbewahrungssperren.")
         document = _document(request.user, document_id, trash_included=True)
         serializer = ReasonSerializer(data=request.data)
@@ -101,7 +100,7 @@ class LegalHoldApi(APIView):
 
     @extend_schema(request=ReasonSerializer, responses={204: None})
     def delete(self, request, document_id):
-        if not request.user.is_superuser:
+        if not may_administer_archive(request.user):
             raise PermissionDenied("Nur Administratoren heben Aufbewahrungssperren auf.")
         document = _document(request.user, document_id, trash_included=True)
         serializer = ReasonSerializer(data=request.data)

@@ -46,3 +46,21 @@ FIELD_GROUPS = [
     ("amounts", _("Beträge"), ["net_amount", "vat_rate", "vat_amount", "total_amount", "currency"]),
     ("payment", _("Zahlung"), ["iban", "bic"]),
 ]
+
+# Fields a document of a type without amounts (Lieferschein, Vertrag, Brief, Formular) does not
+# carry: a correction there would book money that the document does not show.
+AMOUNT_AND_PAYMENT_FIELDS = frozenset(
+    {"due_date", "iban", "bic", "net_amount", "vat_rate", "vat_amount", "total_amount", "currency"}
+)
+TYPES_WITHOUT_AMOUNTS = frozenset({"delivery_note", "contract", "letter", "form"})
+
+
+def field_schema(document_type: str) -> tuple[str, ...]:
+    """The business fields a document of ``document_type`` may have, in reading order.
+
+    The same vocabulary as extraction rules (``extraction.rules.RULE_FIELDS``); corrections
+    outside it are refused (``documents.services.document_update_fields``).
+    """
+    if document_type in TYPES_WITHOUT_AMOUNTS:
+        return tuple(name for name in FIELD_LABELS if name not in AMOUNT_AND_PAYMENT_FIELDS)
+    return tuple(FIELD_LABELS)

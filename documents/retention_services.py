@@ -17,6 +17,21 @@ from documents.retention import deletion_refusal, retention_until
 from monitoring.services import audit_log_record
 
 
+def may_administer_archive(user) -> bool:
+    """Legal holds, purges and GDPR erasure: holders of ``documents.delete_document`` (the admin role)."""
+    return bool(user is not None and user.is_active and user.has_perm("documents.delete_document"))
+
+
+def may_trash(user, document: Document) -> bool:
+    """Trash and restore: the document's owner, or an archive administrator."""
+    return document.owner_id == getattr(user, "pk", None) or may_administer_archive(user)
+
+
+def _require(allowed: bool, message: str) -> None:
+    if not allowed:
+        raise ApplicationError(message, code="forbidden", status_code=403)
+
+
 def _reason(reason: str, what: str) -> str:
     reason = (reason or "").strip()
     if not reason:
@@ -26,6 +41,7 @@ def _reason(reason: str, what: str) -> str:
 
 @transaction.atomic
 def document_trash(*, document: Document, user, reason: str) -> None:
+    _require(may_trash(user, document), "Nur der Eigentümer oder ein Administrator löscht Dokumente.")
     reason = _reason(reason, "das Löschen")
     changed = Document.objects.filter(pk=document.pk, deleted_at=None).update(
         deleted_at=timezone.now(), deletion_reason=reason
@@ -42,6 +58,7 @@ def document_trash(*, document: Document, user, reason: str) -> None:
 
 @transaction.atomic
 def document_restore(*, document: Document, user) -> None:
+    _require(may_trash(user, document), "Nur der Eigentümer oder ein Administrator stellt Dokumente wieder her.")
     changed = (
         Document.all_objects.filter(pk=document.pk).exclude(deleted_at=None).update(deleted_at=None, deletion_reason="")
     )
@@ -52,6 +69,7 @@ def document_restore(*, document: Document, user) -> None:
 
 @transaction.atomic
 def legal_hold_set(*, document: Document, user, reason: str) -> None:
+    _require(may_administer_archive(user), "Nur Administratoren setzen Aufbewahrungssperren.")
     reason = _reason(reason, "die Aufbewahrungssperre")
     Document.all_objects.filter(pk=document.pk).update(legal_hold=True, legal_hold_reason=reason)
     audit_log_record(actor=user, action="document.legal_hold_set", obj=document, changes={"reason": reason})
@@ -59,6 +77,7 @@ def legal_hold_set(*, document: Document, user, reason: str) -> None:
 
 @transaction.atomic
 def legal_hold_release(*, document: Document, user, reason: str) -> None:
+    _require(may_administer_archive(user), "Nur Administratoren heben Aufbewahrungssperren auf.")
     reason = _reason(reason, "das Aufheben der Sperre")
     Document.all_objects.filter(pk=document.pk).update(legal_hold=False, legal_hold_reason="")
     audit_log_record(actor=user, action="document.legal_hold_released", obj=document, changes={"reason": reason})
@@ -108,8 +127,7 @@ def retention_proposals_notify(*, today=None) -> int:
 
 def document_purge(*, document: Document, user, confirmation: str) -> None:
     """Remove for good, after an administrator typed the document's title as confirmation."""
-    if not getattr(user, "is_superuser", False):
-        raise ApplicationError("Nur Administratoren löschen endgültig.", code="forbidden", status_code=403)
+    _require(may_administer_archive(user), "Nur Administratoren löschen endgültig.")
     document = Document.all_objects.get(pk=document.pk)
     if confirmation.strip() != document.title:
         raise ApplicationError(
@@ -143,8 +161,7 @@ def erasure_request_process(*, subject: str, user, today=None) -> dict:
     subject = (subject or "").strip()
     if len(subject) < 3:
         raise ApplicationError("Bitte eine E-Mail-Adresse oder einen Namen angeben.", code="subject_required")
-    if not getattr(user, "is_superuser", False):
-        raise ApplicationError("Nur Administratoren bearbeiten Löschanfragen.", code="forbidden", status_code=403)
+    _require(may_administer_archive(user), "Nur Administratoren bearbeiten Löschanfragen.")
     purged, kept = [], []
     for document in documents_mentioning(subject):
         refusal = deletion_refusal(document, today=today)

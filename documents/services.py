@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_date
 
 from ablage.errors import ApplicationError
 from documents import events, locks
+from documents.field_labels import field_schema
 from documents.file_metadata import file_metadata_read
 from documents.ingest import (  # noqa: F401 - the ways in, importable from here like every other write
     MAX_BATCH_FILES,
@@ -662,6 +663,16 @@ def document_update_fields(*, document: Document, user, values: dict[str, str], 
         )
     review_claim_check(document=document, user=user)
     existing = {field.name: field for field in document.fields.all()}
+    # The type's schema, plus what extraction itself reported (e.g. the Leitweg-ID of an XRechnung).
+    allowed = set(field_schema(document.document_type)) | set(existing)
+    unknown = sorted(name for name in values if name not in allowed)
+    if unknown:
+        raise ApplicationError(
+            f"Unbekannte Felder für {document.get_document_type_display()}: {', '.join(unknown)}.",
+            code="unknown_field",
+            # No single "field": there is no form row to show it at, the review screen shows it on top.
+            extra={"fields": {name: ["Unbekanntes Feld."] for name in unknown}},
+        )
     changes = {}
     for name, raw in values.items():
         raw = (raw or "").strip()

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ablage.errors import ApplicationError
 from documents import review, services
-from documents.field_labels import CORE_FIELDS, FIELD_GROUPS, FIELD_LABELS
+from documents.field_labels import CORE_FIELDS, FIELD_GROUPS, FIELD_LABELS, field_schema
 from documents.file_metadata import file_metadata_rows
 from documents.inbox import ACTIVE_STATUSES, inbox_context
 from documents.models import Document, DocumentRelation
@@ -169,7 +169,8 @@ def document_progress(request, document_id):
 
 def _review_context(document: Document, *, user, errors=None, submitted=None) -> dict:
     fields = {field.name: field for field in document.fields.all()}
-    names = [name for name in FIELD_LABELS if name in fields or name in CORE_FIELDS]
+    schema = field_schema(document.document_type)
+    names = [name for name in FIELD_LABELS if name in fields or (name in CORE_FIELDS and name in schema)]
     names += sorted(name for name in fields if name not in FIELD_LABELS)
     rows = {}
     learned_cache: dict = {}  # fields read by the same learned rule share one lookup
@@ -315,7 +316,9 @@ def document_review_submit(request, document_id):
         errors = {refusal.extra["field"]: refusal.message} if "field" in refusal.extra else {}
         if not errors or refusal.extra["field"].startswith("line_"):
             messages.error(request, refusal.message)
-        return _review_page(request, document, errors=errors, submitted=values, status=400 if errors else 409)
+        return _review_page(
+            request, document, errors=errors, submitted=values, status=400 if errors else refusal.status_code
+        )
     messages.success(request, _("Änderungen gespeichert."))
     return redirect("documents:review", document_id=document.id)
 

@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from documents.selectors import visible_documents
-from notifications.models import Notification, NotificationPreference, WebhookDelivery
+from notifications.models import Notification, NotificationPreference, WebhookDelivery, WebhookEndpoint
 
 Type = Notification.Type
 Channel = NotificationPreference.Channel
@@ -142,6 +142,14 @@ def unread_count(user) -> int:
     if user is None or not user.is_authenticated:
         return 0
     return notifications_for(user).filter(read_at__isnull=True).count()
+
+
+def webhook_endpoints_for(user) -> QuerySet[WebhookEndpoint]:
+    """The user's own webhook endpoints (everyone's for staff)."""
+    endpoints = WebhookEndpoint.objects.select_related("owner", "team")
+    if user.is_staff or user.is_superuser:
+        return endpoints
+    return endpoints.filter(owner=user)
 
 
 def deliveries_for(user) -> QuerySet[WebhookDelivery]:

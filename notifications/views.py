@@ -17,7 +17,14 @@ from documents.selectors import visible_documents
 from notifications import services, webhooks
 from notifications.forms import PreferenceRowForm, QuietHoursForm, WebhookEndpointForm
 from notifications.models import Notification, NotificationPreference, WebhookDelivery, WebhookEndpoint
-from notifications.selectors import USER_TYPES, deliveries_for, notifications_for, preferences_for, unread_count
+from notifications.selectors import (
+    USER_TYPES,
+    deliveries_for,
+    notifications_for,
+    preferences_for,
+    unread_count,
+    webhook_endpoints_for,
+)
 
 Channel = NotificationPreference.Channel
 
@@ -27,10 +34,7 @@ def _get_notification_for_user(user, notification_id) -> Notification:
 
 
 def _get_endpoint_for_user(user, endpoint_id) -> WebhookEndpoint:
-    endpoints = WebhookEndpoint.objects.select_related("owner", "team")
-    if not user.is_staff:
-        endpoints = endpoints.filter(owner=user)
-    return get_object_or_404(endpoints, id=endpoint_id)
+    return get_object_or_404(webhook_endpoints_for(user), id=endpoint_id)
 
 
 @login_required
@@ -151,9 +155,7 @@ def notification_settings(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def webhook_list(request):
-    endpoints = WebhookEndpoint.objects.select_related("team").order_by("name")
-    if not request.user.is_staff:
-        endpoints = endpoints.filter(owner=request.user)
+    endpoints = webhook_endpoints_for(request.user).order_by("name")
     form = WebhookEndpointForm(request.POST or None, user=request.user, initial={"is_active": True})
     if request.method == "POST" and form.is_valid():
         try:

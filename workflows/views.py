@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ablage.errors import ApplicationError
+from documents.annotations import may_change_document
 from documents.selectors import visible_documents
 from workflows import engine, services
 from workflows.forms import DryRunForm, WorkflowForm
@@ -113,7 +114,7 @@ def workflow_start(request, workflow_id):
     """The "start workflow" button of a document."""
     workflow = _get_workflow_for_user(request.user, workflow_id)
     document = get_object_or_404(visible_documents(request.user), pk=request.POST.get("document"))
-    if not request.user.has_perm("documents.change_document"):
+    if not may_change_document(request.user, document):
         raise PermissionDenied
     try:
         services.workflow_run_manual(workflow=workflow, document=document, user=request.user)

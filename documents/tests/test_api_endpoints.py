@@ -79,6 +79,62 @@ def test_it_hands_out_an_etag_and_requires_it_for_field_updates(reviewer, docume
     assert updated["ETag"] == api.get(f"{BASE}{document.id}/")["ETag"]
 
 
+def test_it_refuses_field_names_outside_the_document_types_schema_and_changes_nothing(reviewer, document):
+    api = _client(reviewer)
+    etag = api.get(f"{BASE}{document.id}/")["ETag"]
+
+    response = api.patch(
+        f"{BASE}{document.id}/fields/",
+        {"fields": {"invoice_number": "4712", "is_staff": "1", "lieblingsfarbe": "blau"}},
+        format="json",
+        HTTP_IF_MATCH=etag,
+    )
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "unknown_field"
+    assert "is_staff" in error["message"] and "lieblingsfarbe" in error["message"]
+    assert set(error["fields"]) == {"is_staff", "lieblingsfarbe"}
+    assert document.fields.get(name="invoice_number").value == "4711"  # the valid part is not applied either
+    assert not document.fields.filter(name__in=["is_staff", "lieblingsfarbe"]).exists()
+    assert api.get(f"{BASE}{document.id}/")["ETag"] == etag
+
+
+def test_it_refuses_amounts_on_a_delivery_note_but_takes_its_order_number(reviewer, document):
+    Document.objects.filter(id=document.id).update(document_type=Document.DocumentType.DELIVERY_NOTE)
+    api = _client(reviewer)
+    etag = api.get(f"{BASE}{document.id}/")["ETag"]
+
+    refused = api.patch(
+        f"{BASE}{document.id}/fields/", {"fields": {"total_amount": "119,00"}}, format="json", HTTP_IF_MATCH=etag
+    )
+    accepted = api.patch(
+        f"{BASE}{document.id}/fields/", {"fields": {"order_number": "B-77"}}, format="json", HTTP_IF_MATCH=etag
+    )
+
+    assert refused.status_code == 400
+    assert "total_amount" in refused.json()["error"]["message"]
+    assert "Lieferschein" in refused.json()["error"]["message"]
+    assert accepted.status_code == 200
+    assert document.fields.get(name="order_number").value == "B-77"
+
+
+def test_it_lets_a_clerk_correct_a_field_extraction_reported_outside_the_schema(reviewer, document):
+    document.fields.create(name="buyer_reference", value="991-0000-00", normalized_value="991-0000-00")
+    api = _client(reviewer)
+    etag = api.get(f"{BASE}{document.id}/")["ETag"]
+
+    response = api.patch(
+        f"{BASE}{document.id}/fields/",
+        {"fields": {"buyer_reference": "991-1234-56"}},
+        format="json",
+        HTTP_IF_MATCH=etag,
+    )
+
+    assert response.status_code == 200
+    assert document.fields.get(name="buyer_reference").value == "991-1234-56"
+
+
 def test_it_refuses_a_second_clerk_working_from_a_stale_copy(reviewer, document, django_user_model):
     first = _client(reviewer)
     colleague = django_user_model.objects.create_user("kollegin@example.com", "Passwort-12345")

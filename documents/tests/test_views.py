@@ -2,6 +2,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
+from ablage.testing.factories import stored_document
 from documents import services
 from documents.models import Document
 
@@ -96,6 +97,23 @@ def test_it_shows_a_field_error_for_an_invalid_correction(client, reviewer, proc
     assert response.status_code == 400
     assert 'aria-invalid="true"' in response.content.decode()
     assert processed.status == Document.Status.REVIEW
+
+
+def test_it_offers_a_delivery_note_no_empty_amount_fields_and_refuses_unknown_ones(client, reviewer, owner):
+    document = stored_document(owner, fields={"supplier_name": "Muster GmbH"})
+    Document.objects.filter(id=document.id).update(document_type=Document.DocumentType.DELIVERY_NOTE)
+    client.force_login(reviewer)
+
+    page = client.get(reverse("documents:review", args=[document.id])).content.decode()
+    refused = client.post(
+        reverse("documents:review-submit", args=[document.id]), {"action": "save", "field_total_amount": "119,00"}
+    )
+
+    assert 'name="field_supplier_name"' in page and 'name="field_invoice_number"' in page
+    assert 'name="field_total_amount"' not in page
+    assert refused.status_code == 400
+    assert "Unbekannte Felder für Lieferschein: total_amount" in refused.content.decode()
+    assert not document.fields.filter(name="total_amount").exists()
 
 
 def test_it_forbids_review_actions_to_a_clerk_without_review_permission(client, owner, processed):

@@ -60,6 +60,7 @@
       var request = new XMLHttpRequest();
       request.open("GET", url);
       request.setRequestHeader("Accept", "application/json");
+      request.setRequestHeader("X-Ablage-Background", "1");  // polling is no activity (session idle timeout)
       request.onload = function () {
         if (request.status !== 200) return;
         var state = JSON.parse(request.responseText);

@@ -12,6 +12,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthentic
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.permissions import APIKeyScopePermission
 from suppliers import services
 from suppliers.api.serializers import (
     BankAccountInputSerializer,
@@ -41,7 +42,8 @@ class SupplierEditorOrReadOnly(BasePermission):
         return request.method in SAFE_METHODS or can_edit_suppliers(request.user)
 
 
-PERMISSIONS = [IsAuthenticated, SupplierEditorOrReadOnly]
+# APIKeyScopePermission stays: a read-only key must not write master data (settings' defaults).
+PERMISSIONS = [IsAuthenticated, APIKeyScopePermission, SupplierEditorOrReadOnly]
 
 
 def _get_supplier(supplier_id) -> Supplier:

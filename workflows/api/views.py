@@ -13,6 +13,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from documents.annotations import may_change_document
 from documents.selectors import visible_documents
 from workflows import engine, services
 from workflows.api.serializers import (
@@ -85,8 +86,8 @@ class WorkflowRunApi(APIView):
         serializer = DocumentRefSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         document = get_object_or_404(visible_documents(request.user), pk=serializer.validated_data["document_id"])
-        if not request.user.has_perm("documents.change_document"):
-            raise PermissionDenied("Keine Berechtigung, Workflows für Dokumente zu starten.")
+        if not may_change_document(request.user, document):
+            raise PermissionDenied("Keine Berechtigung, Workflows für dieses Dokument zu starten.")
         execution = services.workflow_run_manual(workflow=workflow, document=document, user=request.user)
         return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
 
