@@ -135,20 +135,19 @@ def producer_broker(url: str):
     """Send this process's tasks (``.delay()`` on commit) to ``url`` instead of the configured broker."""
     from ablage.celery import app
 
-    def reset_pools():
-        if app._pool is not None:
-            app._pool.force_close_all()
+    def forget_pools():
+        # kombu keeps its pools per connection in a registry: the old ones stay usable for later.
         app._pool = None
         app.amqp._producer_pool = None
 
-    previous = app.conf.broker_url
-    reset_pools()
-    app.conf.broker_url = url
+    previous = app.conf.broker_write_url if "broker_write_url" in app.conf else None
+    forget_pools()
+    app.conf.broker_write_url = url  # what .delay() publishes to (Celery reads it before broker_url)
     try:
         yield app
     finally:
-        reset_pools()
-        app.conf.broker_url = previous
+        forget_pools()
+        app.conf.broker_write_url = previous
 
 
 def terminate_other_sessions() -> int:

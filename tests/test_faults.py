@@ -232,3 +232,34 @@ def test_it_completes_every_document_once_when_the_database_drops_worker_connect
     assert terminated, "the worker never held a database connection to drop"
     ledger.wait_drained(timeout=600, sweep=_sweep_later(minutes=0), sweep_every=10)
     _assert_ledger_holds(ledger, worker)
+
+
+# --- the load benchmark (make test-faults) -----------------------------------------------------
+
+
+@pytest.mark.faults
+def test_it_benchmarks_concurrent_uploads_and_loses_none_of_them(workers):
+    import json
+    from io import StringIO
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from documents.load_benchmark import LoadConfig, _invoices
+
+    worker = workers(concurrency=2)
+    out = StringIO()
+    options = {"uploads": 8, "concurrency": 8, "clients": 4, "reads": 40, "seed": 7000}
+    call_command("bench", "load", *[f"--{name}={value}" for name, value in options.items()], "--json", stdout=out)
+    figures = json.loads(out.getvalue())
+
+    assert figures["uploads"]["accepted"] == 8 and figures["uploads"]["statuses"] == {"202": 8}
+    assert figures["uploads"]["latency_seconds"]["p95"] > 0
+    assert figures["drain"]["measured"] and figures["drain"]["left_in_queue"] == 0
+    assert figures["reads"]["statuses"] == {"200": 40}
+    ledger = Ledger(get_user_model().objects.get(email=figures["bench_user"]))
+    sent = dict(_invoices(LoadConfig(**options), options["seed"]))
+    for document in Document.objects.filter(owner=ledger.owner):
+        ledger.accept(document, sent[document.original_filename])
+    assert len(ledger.entries) == 8
+    _assert_ledger_holds(ledger, worker)
