@@ -44,6 +44,14 @@ def _invoices(count: int, *, seed: int = 1000) -> list[tuple[str, bytes]]:
     return files
 
 
+def _long_scan() -> bytes:
+    """A scan of three pages: its OCR runs long enough to be interrupted in the middle."""
+    from ablage.testing.invoices import random_invoice
+    from ablage.testing.scans import render_scan
+
+    return render_scan(random_invoice(21, layout="A", item_count=60), "A", seed=21, dpi=200, noise=2.0, fmt="tiff")
+
+
 def _upload(client, ledger: Ledger, filename: str, data: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -214,6 +222,50 @@ def test_it_brings_every_document_to_an_end_state_after_redis_restarts_mid_run(
             message="the broker queues to empty",
         )
     _assert_ledger_holds(ledger, worker, broker=redis_queue_lengths(redis_server.client(), prefix))
+
+
+# --- the whole worker killed (make test-faults; one pool process killed: test_worker_faults.py) --
+
+
+@pytest.mark.faults
+def test_it_completes_every_document_once_after_the_whole_worker_is_killed(api_client, ledger, workers):
+    first = workers()
+    for filename, data in [("lang.tif", _long_scan()), *_invoices(5, seed=4000)]:
+        _upload(api_client, ledger, filename, data)
+    running = wait_for(
+        lambda: ProcessingJob.objects.filter(status=ProcessingJob.Status.RUNNING, current_stage="ocr").first(),
+        timeout=120,
+        interval=0.05,
+        message="the scan's job to reach OCR",
+    )
+    first.kill()  # SIGKILL to main process and pool: its messages sit unacknowledged in Redis for an hour
+    second = workers()
+    ledger.wait_drained(timeout=300, sweep=_sweep_later(minutes=31), sweep_every=10)
+    _assert_ledger_holds(ledger, second)
+    running.refresh_from_db()
+    assert running.status == ProcessingJob.Status.COMPLETED and running.attempts == 2
+
+
+@pytest.mark.faults
+def test_it_finishes_or_hands_back_the_running_document_on_sigterm(api_client, ledger, workers):
+    import signal
+
+    first = workers()
+    for filename, data in [("lang.tif", _long_scan()), *_invoices(3, seed=5000)]:
+        _upload(api_client, ledger, filename, data)
+    running = wait_for(
+        lambda: ProcessingJob.objects.filter(status=ProcessingJob.Status.RUNNING, current_stage="ocr").first(),
+        timeout=120,
+        interval=0.05,
+        message="the scan's job to reach OCR",
+    )
+    first.process.send_signal(signal.SIGTERM)
+    assert first.process.wait(timeout=120) == 0  # warm shutdown within the limit: the task ran to its end
+    running.refresh_from_db()
+    assert running.status == ProcessingJob.Status.COMPLETED and running.attempts == 1
+    second = workers()  # what the first one had not started yet is still in the queue
+    ledger.wait_drained(timeout=300, sweep=_sweep_later(minutes=31), sweep_every=10)
+    _assert_ledger_holds(ledger, second)
 
 
 # --- the database drops the worker's connections (make test-faults) ----------------------------
