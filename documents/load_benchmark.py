@@ -228,7 +228,11 @@ def _read_load(base_url: str, key: str, clients: int, reads: int) -> tuple[list[
 
 
 def run_load_benchmark(config: LoadConfig, log) -> dict:
+    import logging
     import random
+
+    # httpx logs every request at INFO: thousands of lines between the figures.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     seed = config.seed or random.SystemRandom().randrange(1_000_000, 1_000_000_000)
     files = _invoices(config, seed)
