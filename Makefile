@@ -23,11 +23,12 @@ TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) chromium dovecot-imapd
 
 comma := ,
 
-.PHONY: help run test lint format web worker beat services system-packages test-system-packages
+.PHONY: help run test test-faults lint format web worker beat services system-packages test-system-packages
 
 help:
 	@echo "make run      Einrichten und eingebettet starten (SQLite, Dateien unter data/, ohne Redis)"
 	@echo "make test     Einrichten, PostgreSQL/Redis sicherstellen, ruff, check, Migrationen, pytest"
+	@echo "make test-faults  Störfall-Szenarien (Redis-Neustart, DB-Verbindungen weg, Last) mit echten Prozessen"
 	@echo "make lint     ruff check + ruff format --check"
 	@echo "make format   ruff format + ruff check --fix"
 	@echo "make web      Nur den Webserver starten (daphne, BIND=$(BIND) PORT=$(PORT))"
@@ -71,6 +72,12 @@ run: system-packages $(VENV)/.installed-base
 # the `embedded` tests on SQLite) are in scripts/check.sh: all run, then it fails if one did.
 test: test-system-packages $(VENV)/.installed-dev services
 	scripts/check.sh
+
+# The slow fault scenarios (tests marked `faults`: broker restart, dropped database
+# connections, the load benchmark), one at a time: they start their own worker processes and
+# a private redis-server and time their own recovery. `make test` leaves them out; CI runs both.
+test-faults: test-system-packages $(VENV)/.installed-dev services
+	DJANGO_SETTINGS_MODULE=ablage.settings_test $(BIN)/pytest -m faults -n 0 --durations=10
 
 # --- development ------------------------------------------------------------------------
 

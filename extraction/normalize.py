@@ -125,12 +125,14 @@ def parse_amount(text: str) -> Decimal | None:
     integer = re.sub(r"[.\s'’]", "", match["int"])
     decimals = (match["dec"] or "").ljust(2, "0")
     try:
-        value = Decimal(f"{integer}.{decimals}")
+        # quantize() too: a number beyond the context's 28 digits cannot be rounded to cents
+        # and raises InvalidOperation (found by fuzzing a clerk's typed amount).
+        value = Decimal(f"{integer}.{decimals}").quantize(CENT)
     except InvalidOperation:
         return None
     if match["sign"] or match["trail"]:
         value = -value
-    return value.quantize(CENT)
+    return value
 
 
 def format_amount(value: Decimal) -> str:

@@ -33,7 +33,8 @@ step "ruff check" "$BIN/ruff" check .
 step "ruff format" "$BIN/ruff" format --check .
 step "Django check" "$BIN/python" manage.py check
 step "Migrationen vollständig" "$BIN/python" manage.py makemigrations --check --dry-run
-step "pytest (PostgreSQL)" "$BIN/pytest" -n auto --dist loadgroup --durations=15
+# The slow fault scenarios have their own target (make test-faults), which CI runs as well.
+step "pytest (PostgreSQL)" "$BIN/pytest" -n auto --dist loadgroup --durations=15 -m "not faults"
 step "pytest (SQLite, embedded)" pytest_sqlite_embedded
 
 if [ "${#failed[@]}" -gt 0 ]; then

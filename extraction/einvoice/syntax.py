@@ -163,7 +163,9 @@ def root_element(data: bytes) -> tuple[str, str] | None:
     except _RootFound as found:
         namespace, _, local = found.name.rpartition(" ")
         return namespace, local
-    except expat.ExpatError:
+    except (expat.ExpatError, ValueError):
+        # pyexpat raises ValueError for a declared multi-byte encoding (UTF-32, UCS-4): no
+        # e-invoice syntax allows one, so the file has no e-invoice root (found by fuzzing).
         return None
     return None
 

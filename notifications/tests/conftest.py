@@ -48,7 +48,7 @@ class Received:
 class Receiver:
     """Answers with the scripted replies in order (the last one repeats) and records every request."""
 
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.script: list[Reply] = [Reply()]
         self.requests: list[Received] = []
         self.processed_ids: list[str] = []  # what a receiver that de-duplicates by webhook-id processes
@@ -78,7 +78,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

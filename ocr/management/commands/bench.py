@@ -6,6 +6,8 @@
     python manage.py bench learning [--suppliers N] [--documents D] [--seed S] [--json]
     python manage.py bench pages [--documents N] [--repeat R] [--seed S] [--json]
     python manage.py bench postcorrect [--count N] [--seed S] [--json]
+    python manage.py bench load [--uploads 50] [--concurrency 50] [--clients 20] [--reads 400]
+                                [--drain-timeout 600] [--url URL --api-key KEY] [--json]
 
 Generates its own documents, so it needs neither the database nor any files. A full run takes
 a few minutes on two cores, most of it the 50-page memory run; ``--quick`` takes about one.
@@ -16,6 +18,9 @@ A missed target is reported, not an error: the exit code is 0 whenever the figur
 (``extraction.learning.curve``; about 2 minutes for 6 suppliers x 11 documents on two cores).
 ``pages`` (documents.benchmarks) renders the main screens with 10,000 generated documents in
 the database, inside a transaction it rolls back; it needs a migrated database.
+``load`` (documents.load_benchmark) uploads over HTTP to a daphne it starts on loopback, waits
+for a running worker to drain the queue and reads the document list with concurrent clients;
+its uploads stay in the database under a bench user.
 """
 
 import dataclasses
@@ -30,7 +35,7 @@ from ocr.benchmarks import FULL, QUICK, BenchmarkError, format_report, run_bench
 from ocr.benchmarks.preprocessing import PreprocessingConfig, format_preprocessing_report, run_preprocessing_benchmark
 from ocr.tesseract import TesseractUnavailable
 
-SUBJECTS = ("pipeline", "preprocessing", "extraction", "learning", "pages", "postcorrect")
+SUBJECTS = ("pipeline", "preprocessing", "extraction", "learning", "pages", "postcorrect", "load")
 
 
 class Command(BaseCommand):
@@ -39,7 +44,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "subject", choices=SUBJECTS, help="Was gemessen wird: pipeline, preprocessing, extraction, learning, pages"
+            "subject",
+            choices=SUBJECTS,
+            help="Was gemessen wird: pipeline, preprocessing, extraction, learning, pages, load",
         )
         parser.add_argument("--quick", action="store_true", help="Weniger Seiten, Speicherlauf mit 10 statt 50 Seiten")
         parser.add_argument("--pages", type=int, help="Gescannte Einzelseiten (Standard 6, --quick 2)")
@@ -60,6 +67,13 @@ class Command(BaseCommand):
             help="learning: Rechnungen je Lieferant (Standard 11); pages: Dokumente in der Datenbank (Standard 10000)",
         )
         parser.add_argument("--repeat", type=int, help="pages: Aufrufe je Ansicht (Standard 30)")
+        parser.add_argument("--uploads", type=int, help="load: Uploads (Standard 50)")
+        parser.add_argument("--concurrency", type=int, help="load: gleichzeitige Uploads (Standard 50)")
+        parser.add_argument("--clients", type=int, help="load: gleichzeitige lesende Clients (Standard 20)")
+        parser.add_argument("--reads", type=int, help="load: Abrufe der Dokumentliste insgesamt (Standard 400)")
+        parser.add_argument("--drain-timeout", type=float, help="load: höchstens so viele Sekunden warten (600)")
+        parser.add_argument("--url", help="load: einen laufenden Server auf diesem Rechner messen (mit --api-key)")
+        parser.add_argument("--api-key", help="load: API-Schlüssel (Schreiben, Lesen) für --url")
         parser.add_argument("--json", dest="as_json", action="store_true", help="Ergebnisse als JSON statt als Tabelle")
 
     def handle(self, *args, subject, quick, pages, born_digital, rss_pages, seed, count, jobs, as_json, **options):
@@ -96,6 +110,14 @@ class Command(BaseCommand):
             chosen = {"count": count, "seed": seed}
             run, report = run_postcorrect_benchmark, format_postcorrect_report
             expected_errors = (PostcorrectBenchmarkError,)
+        elif subject == "load":
+            from documents.load_benchmark import LoadBenchmarkError, LoadConfig, format_load_report, run_load_benchmark
+
+            base = LoadConfig()
+            chosen = {name: options[name] for name in ("uploads", "concurrency", "clients", "reads", "url", "api_key")}
+            chosen |= {"drain_timeout": options["drain_timeout"], "seed": seed}
+            run, report = run_load_benchmark, format_load_report
+            expected_errors = (LoadBenchmarkError,)
         elif subject == "preprocessing":
             base = PreprocessingConfig()
             chosen = {"count": count, "seed": seed, "jobs": jobs}

@@ -1,0 +1,162 @@
+"""Real processes for the fault scenarios: a private redis-server, Celery workers with their own
+environment, and a way to point this test process's Celery producer at another broker.
+
+Only loopback, only free ports; the shared Redis on 6379 is never touched.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import redis
+from django.conf import settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RedisServer:
+    """redis-server on a free loopback port, without persistence: a restart loses every message,
+    which is the worst case a broker restart can bring."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.directory = tempfile.mkdtemp(prefix="ablage-fault-redis-")
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "no", "--dir", self.directory]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if self.client().ping():
+                    return
+            except redis.ConnectionError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server on port {self.port} did not start")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+
+
+class Worker:
+    """A ``celery worker`` process (prefork) for all queues on the test database and data directory."""
+
+    def __init__(self, *, env: dict | None = None, concurrency: int = 1):
+        self.log_path = Path(settings.DATA_DIR) / f"worker-{uuid.uuid4().hex[:8]}.log"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "ablage.settings_test",
+            "ABLAGE_TEST_DB_NAME": str(settings.DATABASES["default"]["NAME"]),
+            "ABLAGE_DATA_DIR": str(settings.DATA_DIR),
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.concurrency = concurrency
+        self.process: subprocess.Popen | None = None
+
+    def start(self, *, timeout: float = 60) -> "Worker":
+        command = [sys.executable, "-m", "celery", "-A", "ablage", "worker", "-Q", ",".join(settings.ABLAGE_QUEUES)]
+        command += [
+            "--concurrency",
+            str(self.concurrency),
+            "--pool",
+            "prefork",
+            "-n",
+            f"fault-{uuid.uuid4().hex[:8]}@%h",
+        ]
+        command += ["--without-gossip", "--without-mingle", "--loglevel", "INFO"]
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(
+                command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while "ready." not in self.log_path.read_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"Celery worker did not start:\n{self.log_tail()}")
+            time.sleep(0.2)
+        return self
+
+    def children(self) -> list[int]:
+        found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
+        return [int(pid) for pid in found.stdout.split()]
+
+    def log_tail(self, size: int = 4000) -> str:
+        return self.log_path.read_text()[-size:]
+
+    def kill(self) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self, *, timeout: float = 30) -> None:
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=timeout)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+@contextlib.contextmanager
+def producer_broker(url: str):
+    """Send this process's tasks (``.delay()`` on commit) to ``url`` instead of the configured broker."""
+    from ablage.celery import app
+
+    def forget_pools():
+        # kombu keeps its pools per connection in a registry: the old ones stay usable for later.
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    previous = app.conf.broker_write_url if "broker_write_url" in app.conf else None
+    forget_pools()
+    app.conf.broker_write_url = url  # what .delay() publishes to (Celery reads it before broker_url)
+    try:
+        yield app
+    finally:
+        forget_pools()
+        app.conf.broker_write_url = previous
+
+
+def terminate_other_sessions() -> int:
+    """pg_terminate_backend for every other session on the test database (the workers' connections)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
