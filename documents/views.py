@@ -35,7 +35,7 @@ from documents.review_queue import (
 )
 from documents.review_views import review_history, review_stamp
 from documents.search import document_search
-from documents.selectors import reviewable_documents, visible_documents, with_progress
+from documents.selectors import document_etag, reviewable_documents, visible_documents, with_progress
 from extraction.selectors import learned_evidence
 
 
@@ -166,7 +166,9 @@ def document_progress(request, document_id):
     )
 
 
-def _review_context(document: Document, *, user, errors=None, submitted=None) -> dict:
+def _review_context(
+    document: Document, *, user, errors=None, submitted=None, submitted_line_items=None, changed_since=()
+) -> dict:
     fields = {field.name: field for field in document.fields.all()}
     names = [name for name in FIELD_LABELS if name in fields or name in CORE_FIELDS]
     names += sorted(name for name in fields if name not in FIELD_LABELS)
@@ -213,7 +215,9 @@ def _review_context(document: Document, *, user, errors=None, submitted=None) ->
         "latest_job": document.jobs.order_by("-created_at").first(),
         "document_types": Document.DocumentType.choices,
         "relation_types": DocumentRelation.RelationType.choices,
-        "line_items": _line_item_rows(document),
+        "line_items": submitted_line_items if submitted_line_items is not None else _line_item_rows(document),
+        "etag": document_etag(document),
+        "changed_since": list(changed_since),
         **review_history(document, user=user),
     }
 
@@ -294,6 +298,9 @@ def document_review_submit(request, document_id):
             messages.success(request, _("Dokument abgelehnt."))
             return redirect(_after_decision(request))
         with transaction.atomic():
+            # The form carries the ETag of the version it showed: a save or approval based on
+            # an older one is refused with what changed, the clerk's input stays in the form.
+            document = review.document_lock_unchanged(document=document, etag=request.POST.get("etag"))
             services.document_update_fields(
                 document=document, user=request.user, values=values, ip_address=_client_ip(request)
             )
@@ -313,7 +320,15 @@ def document_review_submit(request, document_id):
         errors = {refusal.extra["field"]: refusal.message} if "field" in refusal.extra else {}
         if not errors or refusal.extra["field"].startswith("line_"):
             messages.error(request, refusal.message)
-        return _review_page(request, document, errors=errors, submitted=values, status=400 if errors else 409)
+        return _review_page(
+            request,
+            document,
+            errors=errors,
+            submitted=values,
+            submitted_line_items=_posted_line_items(request.POST) if "line_items" in request.POST else None,
+            status=400 if errors else 409,
+            changed_since=refusal.extra.get("changes", []),
+        )
     messages.success(request, _("Änderungen gespeichert."))
     return redirect("documents:review", document_id=document.id)
 
