@@ -129,11 +129,15 @@ def _search_postgres(documents, query: str, limit: int) -> list[SearchHit]:
         max_fragments=2,
         fragment_delimiter=" … ",
     )
-    rows = ranked_matches(documents, search_query)[:limit]
-    # The headline is computed for the page of hits only: ts_headline re-parses whole texts.
-    hits = list(rows.annotate(headline=headline))
+    # Two steps: rank with a narrow row (id, rank: no joins, nothing wide carried through the
+    # sort), then load the page of hits with their headline; ts_headline re-parses whole
+    # texts, so it must run for these rows only.
+    top = list(ranked_matches(documents, search_query).values_list("id", "rank")[:limit])
+    loaded = {hit.id: hit for hit in documents.filter(id__in=[id_ for id_, _ in top]).annotate(headline=headline)}
     return [
-        SearchHit(document=hit, rank=hit.rank, snippet=_highlight(hit.headline, start=start, stop=stop)) for hit in hits
+        SearchHit(document=loaded[id_], rank=rank, snippet=_highlight(loaded[id_].headline, start=start, stop=stop))
+        for id_, rank in top
+        if id_ in loaded
     ]
 
 
