@@ -207,7 +207,7 @@ class Document(SoftDeleteModel):
     callback_url = models.URLField(max_length=2000, blank=True)
     # Full-text search (documents.search): title A, field values B, current OCR text C, German
     # configuration, recomputed by search_vector_refresh(). Its GIN index is created by
-    # migration 0015 on PostgreSQL only (a GinIndex in Meta would break SQLite); on SQLite the
+    # migration 0016 on PostgreSQL only (a GinIndex in Meta would break SQLite); on SQLite the
     # column stays empty and search reads the texts.
     search_vector = SearchVectorField(null=True, blank=True, editable=False)
 

@@ -3,7 +3,7 @@
 PostgreSQL: German full-text search over the title (weight A), the extracted field values
 (weight B) and the current OCR text (weight C), ranked with ``ts_rank`` and shown with a
 ``ts_headline`` snippet. The vector is stored in ``Document.search_vector`` (GIN index
-``document_search_vector_gin``, migration 0015) and recomputed by ``search_vector_refresh``,
+``document_search_vector_gin``, migration 0016) and recomputed by ``search_vector_refresh``,
 which the writes call explicitly: ingest (title), the pipeline (OCR text and fields), a clerk's
 correction and a later extraction pass (fields). The German configuration stems ("Rechnungen" and "Rechnung" both
 become ``rechnung``), lower-cases umlauts ("GEBÜHREN" finds "Gebühren"), and its Snowball

@@ -34,7 +34,7 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("documents", "0014_document_team"),
+        ("documents", "0015_extracted_field_model_source"),
     ]
 
     operations = [
