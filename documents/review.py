@@ -26,7 +26,12 @@ from documents.models import (
     Tag,
 )
 from documents.review_queue import review_claim_check
-from documents.selectors import document_changes_since, document_etag, etag_audit_sequence
+from documents.selectors import (
+    document_changes_since,
+    document_etag,
+    document_field_values_before,
+    etag_audit_sequence,
+)
 from monitoring.services import audit_log_record
 
 MAX_NOTE_LENGTH = 5000
@@ -66,7 +71,8 @@ def document_lock_unchanged(*, document: Document, etag: str | None) -> Document
     # A weak tag never matches for a write (RFC 9110 section 13.1.1: strong comparison).
     if "*" in candidates or current in candidates:
         return locked
-    changes = document_changes_since(locked, sequence=etag_audit_sequence(candidates[0]))
+    sequence = etag_audit_sequence(candidates[0])
+    changes = document_changes_since(locked, sequence=sequence)
     raise ApplicationError(
         _(
             "Das Dokument wurde geändert, seit Sie es geöffnet haben; Ihre Änderung wurde nicht gespeichert. "
@@ -74,7 +80,11 @@ def document_lock_unchanged(*, document: Document, etag: str | None) -> Document
         ),
         code="precondition_failed",
         status_code=412,
-        extra={"changes": changes or [_("Das Dokument wurde durch die Verarbeitung geändert.")], "etag": current},
+        extra={
+            "changes": changes or [_("Das Dokument wurde durch die Verarbeitung geändert.")],
+            "etag": current,
+            "fields_before": document_field_values_before(locked, sequence=sequence),
+        },
     )
 
 

@@ -113,6 +113,29 @@ def document_changes_since(document: Document, *, sequence: int | None) -> list[
     return lines
 
 
+def document_field_values_before(document: Document, *, sequence: int | None) -> dict[str, str]:
+    """Field values as they were at audit entry ``sequence``, for the fields clerks corrected since.
+
+    Lets a refused form tell what its clerk typed from what the form merely showed.
+    """
+    from monitoring.models import AuditLog
+
+    if sequence is None:
+        return {}
+    before: dict[str, str] = {}
+    entries = AuditLog.objects.filter(
+        object_type="documents.document",
+        object_id=str(document.id),
+        sequence__gt=sequence,
+        action="document.fields_corrected",
+    ).order_by("sequence")
+    for changes in entries.values_list("changes", flat=True):
+        for name, change in (changes or {}).items():
+            if isinstance(change, dict):
+                before.setdefault(name, str(change.get("from", "")))
+    return before
+
+
 MAX_CHANGES_LISTED = 20
 
 

@@ -343,6 +343,11 @@ def document_review_submit(request, document_id):
             return redirect(_after_decision(request))
     except ApplicationError as refusal:
         document.refresh_from_db()
+        # A stale form: a field still showing the value it had before someone else corrected
+        # it was not typed by this clerk, so the page shows the current value there; what the
+        # clerk did type stays.
+        before = refusal.extra.get("fields_before", {})
+        values = {name: value for name, value in values.items() if before.get(name) != value.strip()}
         errors = {refusal.extra["field"]: refusal.message} if "field" in refusal.extra else {}
         if not errors or refusal.extra["field"].startswith("line_"):
             messages.error(request, refusal.message)

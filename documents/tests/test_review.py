@@ -249,6 +249,7 @@ def test_it_keeps_the_clerks_input_when_the_review_form_is_stale(client, reviewe
     assert "Das Dokument wurde geändert, seit Sie es geöffnet haben" in body
     assert "Rechnungsnummer „RE-1“ → „RE-2“" in body
     assert 'value="31.12.2026"' in body  # the clerk's input is still in the form
+    assert 'id="field_invoice_number" value="RE-2"' in body  # the stale value it merely showed is not
     document.refresh_from_db()
     assert document.status == Document.Status.REVIEW
     assert not document.fields.filter(name="due_date").exists()
