@@ -44,6 +44,7 @@ class _Rollback(Exception):
 
 def _generate(config: PagesConfig, log) -> dict:
     from documents.models import Document, DocumentPage, ExtractedField, Tag
+    from documents.search import search_vector_refresh
     from suppliers.models import Supplier
 
     rng = random.Random(config.seed)  # noqa: S311 (reproducible test data, not security)
@@ -101,6 +102,8 @@ def _generate(config: PagesConfig, log) -> dict:
                 )
             )
     ExtractedField.objects.bulk_create(fields, batch_size=5000)
+    log("Suchindex aufbauen …")
+    search_vector_refresh(document_ids=[document.id for document in documents])
     sample = documents[0]
     Document.objects.filter(id=sample.id).update(status="review")
     DocumentPage.objects.create(

@@ -26,6 +26,7 @@ from django.utils import timezone
 from ablage.errors import ApplicationError
 from documents.models import Document, DocumentFingerprint, DocumentRelation, JobEvent, ProcessingJob, Tag
 from documents.office import office_type
+from documents.search import search_vector_refresh
 from monitoring.services import audit_log_record
 from notifications import services as notify
 from ocr.errors import StopProcessing
@@ -441,6 +442,7 @@ def _document_create(*, document_id, owner, filename, data, file_type, sha256, k
             is_duplicate=original is not None,
             **options,
         )
+        search_vector_refresh(document_ids=[document.id])  # findable by its title before processing
         if original is None:
             # Take over the row of a deleted original, or create it; a racing upload of the same
             # bytes that got there first makes this raise IntegrityError (see document_ingest).

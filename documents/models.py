@@ -1,6 +1,7 @@
 """Documents, their processing jobs, pages, OCR results, extracted fields and history."""
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
@@ -213,6 +214,11 @@ class Document(SoftDeleteModel):
     document_type_hint = models.CharField(max_length=20, choices=DocumentType.choices, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     callback_url = models.URLField(max_length=2000, blank=True)
+    # Full-text search (documents.search): title A, field values B, current OCR text C, German
+    # configuration, recomputed by search_vector_refresh(). Its GIN index is created by
+    # migration 0016 on PostgreSQL only (a GinIndex in Meta would break SQLite); on SQLite the
+    # column stays empty and search reads the texts.
+    search_vector = SearchVectorField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("Dokument")

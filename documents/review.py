@@ -26,6 +26,12 @@ from documents.models import (
     Tag,
 )
 from documents.review_queue import review_claim_check
+from documents.selectors import (
+    document_changes_since,
+    document_etag,
+    document_field_values_before,
+    etag_audit_sequence,
+)
 from monitoring.services import audit_log_record
 
 MAX_NOTE_LENGTH = 5000
@@ -43,6 +49,43 @@ def _editable(document: Document, *, user) -> None:
             status_code=409,
         )
     review_claim_check(document=document, user=user)
+
+
+def document_lock_unchanged(*, document: Document, etag: str | None) -> Document:
+    """Lock the document's row and refuse a write based on an older version (optimistic concurrency).
+
+    ``etag`` is what ``document_etag`` handed out when the clerk's form or the API client read
+    the document (``*`` accepts any version, RFC 9110 If-Match). Call inside the transaction that
+    then writes: the row lock makes check and write one step, so a second clerk's save waits
+    here and then sees the first one's change. Returns the locked, freshly read document.
+    """
+    if not etag:
+        raise ApplicationError(
+            _("Die Version, auf der diese Änderung beruht, fehlt. Bitte das Dokument neu laden."),
+            code="precondition_required",
+            status_code=428,
+        )
+    locked = Document.objects.select_for_update().get(id=document.id)
+    current = document_etag(locked)
+    candidates = [candidate.strip() for candidate in etag.split(",")]
+    # A weak tag never matches for a write (RFC 9110 section 13.1.1: strong comparison).
+    if "*" in candidates or current in candidates:
+        return locked
+    sequence = etag_audit_sequence(candidates[0])
+    changes = document_changes_since(locked, sequence=sequence)
+    raise ApplicationError(
+        _(
+            "Das Dokument wurde geändert, seit Sie es geöffnet haben; Ihre Änderung wurde nicht gespeichert. "
+            "Bitte prüfen Sie die Änderungen und speichern Sie erneut."
+        ),
+        code="precondition_failed",
+        status_code=412,
+        extra={
+            "changes": changes or [_("Das Dokument wurde durch die Verarbeitung geändert.")],
+            "etag": current,
+            "fields_before": document_field_values_before(locked, sequence=sequence),
+        },
+    )
 
 
 @transaction.atomic

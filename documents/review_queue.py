@@ -81,8 +81,14 @@ def review_sla_hours(document_type: str) -> int:
     return hours
 
 
-def review_sla_due_at(document: Document) -> datetime:
-    return document.created_at + timedelta(hours=review_sla_hours(document.document_type))
+def review_sla_due_at(document: Document, *, sla_hours: dict | None = None) -> datetime:
+    """``sla_hours``: a dict the caller keeps for one pass over many documents, so the
+    configuration is read once per document type, not once per document."""
+    if sla_hours is None:
+        return document.created_at + timedelta(hours=review_sla_hours(document.document_type))
+    if document.document_type not in sla_hours:
+        sla_hours[document.document_type] = review_sla_hours(document.document_type)
+    return document.created_at + timedelta(hours=sla_hours[document.document_type])
 
 
 def review_sla_proximity(*, created_at: datetime, due_at: datetime, now: datetime) -> float:
@@ -118,8 +124,9 @@ def review_queue_refresh_priorities(*, now: datetime | None = None, document_ids
     documents = list(
         in_review.only("id", "created_at", "document_type", "overall_confidence", "line_items", "total_amount")
     )
+    sla_hours: dict = {}
     for document in documents:
-        document.sla_due_at = review_sla_due_at(document)
+        document.sla_due_at = review_sla_due_at(document, sla_hours=sla_hours)
         document.review_priority = review_priority_score(document, due_at=document.sla_due_at, now=now)
     Document.objects.bulk_update(documents, ["review_priority", "sla_due_at"], batch_size=500)
     return len(documents)
@@ -288,9 +295,10 @@ class SlaState:
     due_at: datetime
 
 
-def review_sla_state(document: Document, *, now: datetime | None = None) -> SlaState:
-    """Whether the document is past its deadline, and whole hours left otherwise."""
+def review_sla_state(document: Document, *, now: datetime | None = None, sla_hours: dict | None = None) -> SlaState:
+    """Whether the document is past its deadline, and whole hours left otherwise (``sla_hours``:
+    see ``review_sla_due_at``)."""
     now = now or timezone.now()
-    due_at = document.sla_due_at or review_sla_due_at(document)
+    due_at = document.sla_due_at or review_sla_due_at(document, sla_hours=sla_hours)
     remaining = (due_at - now).total_seconds()
     return SlaState(overdue=remaining <= 0, hours_left=max(int(remaining // 3600), 0), due_at=due_at)

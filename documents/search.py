@@ -2,7 +2,10 @@
 
 PostgreSQL: German full-text search over the title (weight A), the extracted field values
 (weight B) and the current OCR text (weight C), ranked with ``ts_rank`` and shown with a
-``ts_headline`` snippet. The German configuration stems ("Rechnungen" and "Rechnung" both
+``ts_headline`` snippet. The vector is stored in ``Document.search_vector`` (GIN index
+``document_search_vector_gin``, migration 0016) and recomputed by ``search_vector_refresh``,
+which the writes call explicitly: ingest (title), the pipeline (OCR text and fields), a clerk's
+correction and a later extraction pass (fields). The German configuration stems ("Rechnungen" and "Rechnung" both
 become ``rechnung``), lower-cases umlauts ("GEBÜHREN" finds "Gebühren"), and its Snowball
 stemmer folds ß to ss and drops the umlaut dots: "Strasse" finds "Straße" (and back),
 "Gebuhren" finds "Gebühren". It does not know transcriptions ("Mueller" does not find
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from django.contrib.postgres.aggregates import StringAgg
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, Subquery, TextField, Value
+from django.db.models import Exists, F, OuterRef, Q, Subquery, TextField, Value
 from django.db.models.functions import Coalesce, Concat
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -75,14 +78,40 @@ def _field_values():
     )
 
 
-def _search_postgres(documents, query: str, limit: int) -> list[SearchHit]:
+def _vector():
     ocr_text = Coalesce(_current_ocr_text(), Value(""), output_field=TextField())
     field_values = Coalesce(_field_values(), Value(""), output_field=TextField())
-    vector = (
+    return (
         SearchVector("title", config=SEARCH_CONFIG, weight="A")
         + SearchVector(field_values, config=SEARCH_CONFIG, weight="B")
         + SearchVector(ocr_text, config=SEARCH_CONFIG, weight="C")
     )
+
+
+def search_vector_refresh(*, document_ids) -> None:
+    """Recompute the stored search vector of these documents from their title, fields and current OCR text.
+
+    Call in the transaction that changed one of them. One UPDATE for any number of documents.
+    Nothing to do on SQLite, which searches the texts themselves.
+    """
+    if connection.vendor != "postgresql":
+        return
+    Document.all_objects.filter(id__in=list(document_ids)).update(search_vector=_vector())
+
+
+def ranked_matches(documents, search_query: SearchQuery):
+    """The documents matching ``search_query``, best first: the match uses the GIN index on the
+    stored vector, and the rank reads the stored vector, not the texts."""
+    return (
+        documents.filter(search_vector=search_query)
+        .annotate(rank=SearchRank(F("search_vector"), search_query))
+        .order_by("-rank", "-created_at")
+    )
+
+
+def _search_postgres(documents, query: str, limit: int) -> list[SearchHit]:
+    ocr_text = Coalesce(_current_ocr_text(), Value(""), output_field=TextField())
+    field_values = Coalesce(_field_values(), Value(""), output_field=TextField())
     search_query = SearchQuery(query, config=SEARCH_CONFIG, search_type="websearch")
     # ts_headline's output is document text; the highlight markers must be something that
     # text cannot contain, so escaping the text cannot be confused with our markup. A random
@@ -100,16 +129,15 @@ def _search_postgres(documents, query: str, limit: int) -> list[SearchHit]:
         max_fragments=2,
         fragment_delimiter=" … ",
     )
-    rows = (
-        documents.annotate(search=vector)
-        .filter(search=search_query)
-        .annotate(rank=SearchRank(vector, search_query))
-        .order_by("-rank", "-created_at")[:limit]
-    )
-    # The headline is computed for the page of hits only: ts_headline re-parses whole texts.
-    hits = list(rows.annotate(headline=headline))
+    # Two steps: rank with a narrow row (id, rank: no joins, nothing wide carried through the
+    # sort), then load the page of hits with their headline; ts_headline re-parses whole
+    # texts, so it must run for these rows only.
+    top = list(ranked_matches(documents, search_query).values_list("id", "rank")[:limit])
+    loaded = {hit.id: hit for hit in documents.filter(id__in=[id_ for id_, _ in top]).annotate(headline=headline)}
     return [
-        SearchHit(document=hit, rank=hit.rank, snippet=_highlight(hit.headline, start=start, stop=stop)) for hit in hits
+        SearchHit(document=loaded[id_], rank=rank, snippet=_highlight(loaded[id_].headline, start=start, stop=stop))
+        for id_, rank in top
+        if id_ in loaded
     ]
 
 

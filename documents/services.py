@@ -46,6 +46,7 @@ from documents.models import (
 )
 from documents.progress import progress_text
 from documents.review_queue import review_claim_check
+from documents.search import search_vector_refresh
 from extraction.services import extraction_finish, training_data_record_review
 from monitoring.services import audit_log_record, original_integrity_alert
 from notifications import services as notify
@@ -286,6 +287,7 @@ def _persist_output(job: ProcessingJob, output) -> None:
             )
             _record_ocr_result(job, locked_document, output)
             _record_fields(locked_document, output.extraction, einvoice=output.einvoice is not None)
+            search_vector_refresh(document_ids=[document.id])
             new_status = _apply_extraction(
                 locked_document,
                 output,
@@ -704,6 +706,7 @@ def document_update_fields(*, document: Document, user, values: dict[str, str], 
     if changes:
         fields = {field.name: field for field in document.fields.all()}
         Document.objects.filter(id=document.id).update(**_summary_columns(fields))
+        search_vector_refresh(document_ids=[document.id])
         _record_version(document, user=user, change_type="fields_corrected", changed=sorted(changes))
         audit_log_record(
             actor=user, action="document.fields_corrected", obj=document, changes=changes, ip_address=ip_address
@@ -836,6 +839,7 @@ def document_fields_set_extracted(
     if written:
         fields = {field.name: field for field in document.fields.all()}
         Document.objects.filter(id=document.id).update(**_summary_columns(fields))
+        search_vector_refresh(document_ids=[document.id])
         _record_version(document, user=None, change_type="fields_extracted", changed=sorted(written), description=rule)
         audit_log_record(actor=None, action="document.fields_extracted", obj=document, changes={"fields": written})
     return sorted(written)

@@ -16,6 +16,7 @@ from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotAllo
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -36,7 +37,7 @@ from documents.review_queue import (
 )
 from documents.review_views import review_history, review_stamp
 from documents.search import document_search
-from documents.selectors import reviewable_documents, visible_documents, with_progress
+from documents.selectors import document_etag, reviewable_documents, visible_documents, with_progress
 from extraction.selectors import learned_evidence
 
 
@@ -167,7 +168,9 @@ def document_progress(request, document_id):
     )
 
 
-def _review_context(document: Document, *, user, errors=None, submitted=None) -> dict:
+def _review_context(
+    document: Document, *, user, errors=None, submitted=None, submitted_line_items=None, changed_since=()
+) -> dict:
     fields = {field.name: field for field in document.fields.all()}
     schema = field_schema(document.document_type)
     names = [name for name in FIELD_LABELS if name in fields or (name in CORE_FIELDS and name in schema)]
@@ -211,12 +214,17 @@ def _review_context(document: Document, *, user, errors=None, submitted=None) ->
         "supplier_suggestion": suggestion,
         "groups": groups,
         "rows": list(rows.values()),
-        "pages": [{"page": page, "boxes": boxes[page.page_number], "words": _page_words(page)} for page in pages],
+        "pages": [
+            {"page": page, "boxes": boxes[page.page_number], "words_html": _page_words_html(_page_words(page))}
+            for page in pages
+        ],
         "latest_job": document.jobs.order_by("-created_at").first(),
         "document_types": Document.DocumentType.choices,
         "relation_types": DocumentRelation.RelationType.choices,
-        "line_items": _line_item_rows(document),
+        "line_items": submitted_line_items if submitted_line_items is not None else _line_item_rows(document),
         "file_metadata": file_metadata_rows(document.file_metadata),
+        "etag": document_etag(document),
+        "changed_since": list(changed_since),
         **review_history(document, user=user),
     }
 
@@ -244,6 +252,28 @@ def _page_words(page) -> list[dict]:
         if word.text.strip() and len(word.bbox) == 4:
             words.append({"text": word.text.strip(), **_percent_box(word.bbox)})
     return words
+
+
+def _page_words_html(words: list[dict]):
+    """The clickable word boxes of one page as markup, built here rather than in a template
+    loop: a scanned page has hundreds of words and the loop was most of the review page's
+    render time (``manage.py bench pages``). ``format_html`` escapes the word text."""
+    return format_html_join(
+        "",
+        '<span class="word" data-box data-left="{}" data-top="{}" data-width="{}" data-height="{}" '
+        'data-text="{}" title="{}"></span>',
+        (
+            (
+                f"{word['left']:f}",
+                f"{word['top']:f}",
+                f"{word['width']:f}",
+                f"{word['height']:f}",
+                word["text"],
+                word["text"],
+            )
+            for word in words
+        ),
+    )
 
 
 def _line_item_rows(document: Document) -> list[dict]:
@@ -297,6 +327,9 @@ def document_review_submit(request, document_id):
             messages.success(request, _("Dokument abgelehnt."))
             return redirect(_after_decision(request))
         with transaction.atomic():
+            # The form carries the ETag of the version it showed: a save or approval based on
+            # an older one is refused with what changed, the clerk's input stays in the form.
+            document = review.document_lock_unchanged(document=document, etag=request.POST.get("etag"))
             services.document_update_fields(
                 document=document, user=request.user, values=values, ip_address=_client_ip(request)
             )
@@ -313,14 +346,29 @@ def document_review_submit(request, document_id):
             return redirect(_after_decision(request))
     except ApplicationError as refusal:
         document.refresh_from_db()
+        # A stale form: a field still showing the value it had before someone else corrected
+        # it was not typed by this clerk, so the page shows the current value there; what the
+        # clerk did type stays.
+        before = refusal.extra.get("fields_before", {})
+        values = {name: value for name, value in values.items() if before.get(name) != value.strip()}
         errors = {refusal.extra["field"]: refusal.message} if "field" in refusal.extra else {}
         if not errors or refusal.extra["field"].startswith("line_"):
             messages.error(request, refusal.message)
         return _review_page(
-            request, document, errors=errors, submitted=values, status=400 if errors else refusal.status_code
+            request,
+            document,
+            errors=errors,
+            submitted=values,
+            submitted_line_items=_posted_line_items(request.POST) if "line_items" in request.POST else None,
+            # A stale or missing version tag is a conflict for the form (412/428 are the API's answers).
+            status=400 if errors else (409 if refusal.code in STALE_FORM_CODES else refusal.status_code),
+            changed_since=refusal.extra.get("changes", []),
         )
     messages.success(request, _("Änderungen gespeichert."))
     return redirect("documents:review", document_id=document.id)
+
+
+STALE_FORM_CODES = {"precondition_failed", "precondition_required"}
 
 
 def _after_decision(request) -> str:
@@ -442,9 +490,13 @@ def review_queue_page(request):
     _require_reviewer(request.user)
     now = timezone.now()
     page = Paginator(review_queue(request.user), 50).get_page(request.GET.get("page"))
+    sla_hours: dict = {}  # configuration read once per document type, not per row
     context = {
         "page": page,
-        "rows": [{"document": document, "sla": review_sla_state(document, now=now)} for document in page.object_list],
+        "rows": [
+            {"document": document, "sla": review_sla_state(document, now=now, sla_hours=sla_hours)}
+            for document in page.object_list
+        ],
         "current_claim": review_current_claim(user=request.user, now=now),
         "now": now,
     }

@@ -178,6 +178,34 @@ def test_it_shows_a_sum_mismatch_while_typing_and_clears_it_when_corrected(live_
     assert page.get_attribute("#field_total_amount", "aria-invalid") is None
 
 
+def test_it_refuses_a_save_from_a_stale_tab_and_keeps_what_the_clerk_typed(live_server, browser, reviewer, owner):
+    document = review_document(owner)
+    first = _login(browser, live_server, reviewer)
+    first.goto(f"{live_server.url}/dokumente/{document.id}/")
+    second = _login(browser, live_server, reviewer)
+    second.goto(f"{live_server.url}/dokumente/{document.id}/")
+
+    first.fill("#field_invoice_number", "RE-48")
+    first.click('#review-form button[value="save"]')
+    first.locator(".message", has_text="Änderungen gespeichert").wait_for()
+    second.fill("#field_due_date", "31.03.2026")
+    second.click('#review-form button[value="approve"]')
+
+    second.locator("#changed-since", has_text="Rechnungsnummer „RE-47“ → „RE-48“").wait_for()
+    assert second.locator(".message", has_text="Das Dokument wurde geändert").is_visible()
+    assert second.input_value("#field_due_date") == "31.03.2026"
+    assert second.input_value("#field_invoice_number") == "RE-48"  # the other tab's correction, not the stale value
+    document.refresh_from_db()
+    assert document.status == Document.Status.REVIEW and not document.fields.filter(name="due_date").exists()
+
+    second.click('#review-form button[value="approve"]')  # now based on the version it was shown
+    second.wait_for_url(f"{live_server.url}/")
+    document.refresh_from_db()
+    assert document.status == Document.Status.APPROVED
+    assert document.fields.get(name="due_date").normalized_value == "2026-03-31"
+    assert document.fields.get(name="invoice_number").value == "RE-48"
+
+
 def test_it_rejects_with_a_reason_from_the_keyboard(live_server, browser, reviewer, owner):
     document = review_document(owner)
     page = _login(browser, live_server, reviewer)

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ablage.errors import ApplicationError
-from documents import services
+from documents import review, services
 from documents.api.serializers import (
     BatchOutputSerializer,
     BatchRefusalOutputSerializer,
@@ -182,12 +182,6 @@ class DocumentDetailApi(APIView):
         return response
 
 
-def _if_match_satisfied(header: str, etag: str) -> bool:
-    candidates = [candidate.strip() for candidate in header.split(",")]
-    # A weak tag never matches for a write (RFC 9110 section 13.1.1: strong comparison).
-    return "*" in candidates or etag in candidates
-
-
 class DocumentFieldsApi(APIView):
     @extend_schema(
         request=FieldsInputSerializer,
@@ -207,21 +201,10 @@ class DocumentFieldsApi(APIView):
         document = _get_document_for_user(request.user, document_id, review=True)
         serializer = FieldsInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if_match = request.headers.get("If-Match")
-        if not if_match:
-            raise ApplicationError(
-                "If-Match fehlt: bitte den ETag des Dokuments mitsenden.", code="precondition_required", status_code=428
-            )
         with transaction.atomic():
-            # The row lock makes check and write one step: a second clerk's PATCH waits here and
-            # then sees the first clerk's change in the ETag.
-            document = Document.objects.select_for_update().get(id=document.id)
-            if not _if_match_satisfied(if_match, document_etag(document)):
-                raise ApplicationError(
-                    "Das Dokument wurde inzwischen geändert. Bitte neu laden und die Änderung wiederholen.",
-                    code="precondition_failed",
-                    status_code=412,
-                )
+            # Check and write under one row lock (documents.review.document_lock_unchanged): 428
+            # without If-Match, 412 with the changes made since when the tag is stale.
+            document = review.document_lock_unchanged(document=document, etag=request.headers.get("If-Match"))
             services.document_update_fields(
                 document=document,
                 user=request.user,
@@ -235,10 +218,27 @@ class DocumentFieldsApi(APIView):
 
 
 class DocumentApproveApi(APIView):
-    @extend_schema(request=None, responses=DocumentOutputSerializer)
+    @extend_schema(
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Optional: der `ETag` der gelesenen Fassung; hat sich das Dokument seitdem geändert: 412.",
+            )
+        ],
+        responses={200: DocumentOutputSerializer, 412: ErrorResponseSerializer},
+    )
     def post(self, request, document_id):
         document = _get_document_for_user(request.user, document_id, review=True)
-        services.document_approve(document=document, user=request.user, ip_address=request.META.get("REMOTE_ADDR"))
+        with transaction.atomic():
+            if request.headers.get("If-Match"):
+                # Optional here: a client that sends the tag is refused (412) when it approves
+                # values it has not seen.
+                document = review.document_lock_unchanged(document=document, etag=request.headers["If-Match"])
+            services.document_approve(document=document, user=request.user, ip_address=request.META.get("REMOTE_ADDR"))
         document.refresh_from_db()
         return Response(DocumentOutputSerializer(document).data)
 

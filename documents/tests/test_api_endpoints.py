@@ -151,8 +151,26 @@ def test_it_refuses_a_second_clerk_working_from_a_stale_copy(reviewer, document,
     )
 
     assert stale.status_code == 412
-    assert stale.json()["error"]["code"] == "precondition_failed"
+    error = stale.json()["error"]
+    assert error["code"] == "precondition_failed"
+    [change] = error["changes"]
+    assert str(reviewer) in change and "Rechnungsnummer" in change and change.endswith("→ „A-1“")
+    assert error["etag"] == second.get(f"{BASE}{document.id}/")["ETag"]
     assert document.fields.get(name="invoice_number").value == "A-1"
+
+
+def test_it_refuses_an_approval_sent_with_a_stale_etag(reviewer, document):
+    api = _client(reviewer)
+    etag = api.get(f"{BASE}{document.id}/")["ETag"]
+    api.patch(f"{BASE}{document.id}/fields/", {"fields": {"invoice_number": "4712"}}, format="json", HTTP_IF_MATCH=etag)
+
+    refused = api.post(f"{BASE}{document.id}/approve/", HTTP_IF_MATCH=etag)
+
+    assert refused.status_code == 412
+    document.refresh_from_db()
+    assert document.status == Document.Status.REVIEW
+    fresh = api.get(f"{BASE}{document.id}/")["ETag"]
+    assert api.post(f"{BASE}{document.id}/approve/", HTTP_IF_MATCH=fresh).status_code == 200
 
 
 def test_it_replaces_tags_and_creates_missing_ones(owner, document):

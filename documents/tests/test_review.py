@@ -2,13 +2,16 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from ablage.errors import ApplicationError
 from documents import review, services
 from documents.models import Document, DocumentPage, DocumentRelation, ProcessingJob
 from documents.review_queue import review_claim_open, review_release_expired
+from documents.selectors import document_etag
 from documents.tests.factories import make_document
 from extraction.models import TrainingData
 from monitoring.models import AuditLog
@@ -140,6 +143,7 @@ def test_it_saves_the_edited_line_items_and_refuses_a_non_number(client, reviewe
         url,
         {
             "action": "save",
+            "etag": document_etag(document),
             "line_items": "2",
             "line_0_position": "1",
             "line_0_description": "Beratung",
@@ -161,8 +165,100 @@ def test_it_saves_the_edited_line_items_and_refuses_a_non_number(client, reviewe
         }
     ]
 
-    response = client.post(url, {"action": "save", "line_items": "1", "line_0_line_total": "viel"})
+    response = client.post(
+        url, {"action": "save", "etag": document_etag(document), "line_items": "1", "line_0_line_total": "viel"}
+    )
     assert response.status_code == 400 and "„viel“ ist keine Zahl" in response.content.decode()
+
+
+# Optimistic concurrency: a save based on an older version is refused
+
+
+def test_it_refuses_a_write_based_on_a_stale_version_and_names_what_changed(reviewer, owner):
+    document = make_document(owner, fields={"invoice_number": ("RE-1", "RE-1")})
+    seen_in_first_tab = document_etag(document)
+    with transaction.atomic():
+        review.document_lock_unchanged(document=document, etag=seen_in_first_tab)
+        services.document_update_fields(document=document, user=reviewer, values={"invoice_number": "RE-2"})
+
+    with pytest.raises(ApplicationError) as refusal, transaction.atomic():
+        review.document_lock_unchanged(document=document, etag=seen_in_first_tab)
+
+    assert refusal.value.status_code == 412 and refusal.value.code == "precondition_failed"
+    [change] = refusal.value.extra["changes"]
+    assert change.startswith("Rita Reviewer um ") and change.endswith("Rechnungsnummer „RE-1“ → „RE-2“")
+    assert refusal.value.extra["etag"] == document_etag(document)
+    with transaction.atomic():
+        assert review.document_lock_unchanged(document=document, etag=refusal.value.extra["etag"]).id == document.id
+        assert review.document_lock_unchanged(document=document, etag="*").id == document.id
+
+
+def test_it_notices_unaudited_changes_by_the_pipeline(reviewer, owner):
+    document = make_document(owner, fields={"invoice_number": ("RE-1", "RE-1")})
+    etag = document_etag(document)
+    document.fields.filter(name="invoice_number").update(value="RE-9", normalized_value="RE-9")
+
+    with pytest.raises(ApplicationError) as refusal, transaction.atomic():
+        review.document_lock_unchanged(document=document, etag=etag)
+
+    assert refusal.value.extra["changes"] == ["Das Dokument wurde durch die Verarbeitung geändert."]
+
+
+def test_it_counts_line_items_and_type_as_part_of_the_version(reviewer, owner):
+    document = make_document(owner)
+    etag = document_etag(document)
+    review.document_update_line_items(document=document, user=reviewer, items=[{"description": "Neu"}])
+    after_items = document_etag(document)
+    review.document_set_type(document=document, user=reviewer, document_type=Document.DocumentType.RECEIPT)
+
+    assert len({etag, after_items, document_etag(document)}) == 3
+    with pytest.raises(ApplicationError) as refusal, transaction.atomic():
+        review.document_lock_unchanged(document=document, etag=etag)
+    assert [line.split(": ", 1)[1] for line in refusal.value.extra["changes"]] == [
+        "Positionen geändert",
+        "Dokumenttyp Rechnung → Quittung / Beleg",
+    ]
+
+
+def test_it_requires_the_version_a_write_is_based_on(owner):
+    document = make_document(owner)
+
+    with pytest.raises(ApplicationError) as refusal, transaction.atomic():
+        review.document_lock_unchanged(document=document, etag="")
+
+    assert refusal.value.status_code == 428
+
+
+def test_it_keeps_the_clerks_input_when_the_review_form_is_stale(client, reviewer, owner):
+    document = make_document(owner, fields={"invoice_number": ("RE-1", "RE-1")})
+    client.force_login(reviewer)
+    page = client.get(reverse("documents:review", args=[document.id])).content.decode()
+    etag = document_etag(document)
+    assert f'name="etag" value="{escape(etag)}"' in page
+    # Meanwhile the same clerk, in a second tab, corrects the number.
+    services.document_update_fields(document=document, user=reviewer, values={"invoice_number": "RE-2"})
+    url = reverse("documents:review-submit", args=[document.id])
+
+    stale = client.post(
+        url,
+        {"action": "approve", "etag": etag, "field_invoice_number": "RE-1", "field_due_date": "31.12.2026"},
+    )
+
+    body = stale.content.decode()
+    assert stale.status_code == 409
+    assert "Das Dokument wurde geändert, seit Sie es geöffnet haben" in body
+    assert "Rechnungsnummer „RE-1“ → „RE-2“" in body
+    assert 'value="31.12.2026"' in body  # the clerk's input is still in the form
+    assert 'id="field_invoice_number" value="RE-2"' in body  # the stale value it merely showed is not
+    document.refresh_from_db()
+    assert document.status == Document.Status.REVIEW
+    assert not document.fields.filter(name="due_date").exists()
+    assert f'name="etag" value="{escape(document_etag(document))}"' in body
+
+    saved = client.post(url, {"action": "save", "etag": document_etag(document), "field_due_date": "31.12.2026"})
+    assert saved.status_code == 302
+    assert document.fields.get(name="due_date").normalized_value == "2026-12-31"
+    assert client.post(url, {"action": "save", "field_due_date": "1.1.2027"}).status_code == 409
 
 
 # Inline validation

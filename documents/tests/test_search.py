@@ -1,12 +1,14 @@
 import uuid
 
 import pytest
+from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.urls import reverse
 
 from ablage.errors import ApplicationError
+from documents import services
 from documents.models import Document, ExtractedField, OCRResult, ProcessingJob
-from documents.search import MAX_QUERY_LENGTH, _search_simple, document_search
+from documents.search import MAX_QUERY_LENGTH, _search_simple, document_search, ranked_matches, search_vector_refresh
 from documents.selectors import visible_documents
 
 pytestmark = [pytest.mark.django_db]
@@ -30,6 +32,7 @@ def make_document(owner, *, title, text="", fields=None):
         OCRResult.objects.create(document=document, job=job, backend="tesseract", content_source="ocr", text=text)
     for name, value in (fields or {}).items():
         ExtractedField.objects.create(document=document, name=name, value=value)
+    search_vector_refresh(document_ids=[document.id])  # as the pipeline does after writing text and fields
     return document
 
 
@@ -60,9 +63,74 @@ def test_it_finds_words_in_the_current_ocr_text_only(owner):
         text="Veraltet Zitronen",
         is_current=False,
     )
+    search_vector_refresh(document_ids=[document.id])
 
     assert titles(document_search(user=owner, query="Kilowattstunden")) == ["Beleg"]
     assert document_search(user=owner, query="Zitronen") == []
+
+
+@postgres_only
+def test_it_matches_through_the_gin_index_on_the_stored_vector(owner, django_user_model):
+    admin = django_user_model.objects.create_superuser("admin@example.com", "Passwort-12345")
+    Document.objects.bulk_create(
+        Document(
+            owner=owner,
+            title=f"Stromabrechnung {n}" if n % 100 == 0 else f"Beleg {n}",
+            original_filename="beleg.pdf",
+            mime_type="application/pdf",
+            file_size=1,
+            sha256="0" * 64,
+            storage_key=f"originals/{uuid.uuid4()}.pdf",
+            status=Document.Status.APPROVED,
+        )
+        for n in range(1000)
+    )
+    search_vector_refresh(document_ids=Document.objects.values_list("id", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE documents_document")
+    matches = ranked_matches(visible_documents(admin), SearchQuery("Stromabrechnung", config="german"))[:50]
+
+    plan = matches.explain()
+
+    assert "Bitmap Index Scan on document_search_vector_gin" in plan, plan
+    assert len(matches) == 10
+
+
+@postgres_only
+def test_it_ranks_by_weight_and_frequency_across_title_fields_and_text(owner):
+    make_document(owner, title="Beleg A", text="Einmal Wartung erwähnt, sonst nichts.")
+    make_document(owner, title="Beleg B", fields={"supplier_name": "Wartung und Service GmbH"})
+    make_document(owner, title="Wartung Heizung", text="Allgemeines")
+    make_document(owner, title="Beleg C", text="Wartung, Wartung, Wartung und nochmals Wartung der Anlage.")
+
+    hits = document_search(user=owner, query="Wartung")
+
+    assert titles(hits) == ["Wartung Heizung", "Beleg B", "Beleg C", "Beleg A"]
+    assert [hit.rank for hit in hits] == sorted((hit.rank for hit in hits), reverse=True)
+
+
+@postgres_only
+def test_it_finds_a_clerks_correction_at_once(owner, reviewer):
+    document = make_document(owner, title="Beleg", fields={"supplier_name": "Stadtwerke Alt"})
+    Document.objects.filter(id=document.id).update(status=Document.Status.REVIEW)
+    document.refresh_from_db()
+
+    services.document_update_fields(document=document, user=reviewer, values={"supplier_name": "Elektro Zuverlässig"})
+
+    assert titles(document_search(user=owner, query="zuverlässig")) == ["Beleg"]
+    assert document_search(user=owner, query="Stadtwerke") == []
+
+
+@postgres_only
+def test_it_indexes_what_the_pipeline_stored(owner, born_digital_pdf):
+    document = services.document_ingest(owner=owner, filename="Beleg.pdf", data=born_digital_pdf)
+    assert titles(document_search(user=owner, query="Beleg")) == ["Beleg"]  # the title, before processing
+    assert document_search(user=owner, query="Verwendungszweck") == []
+
+    services.job_run(job_id=document.jobs.get().id)
+
+    hits = document_search(user=owner, query="Verwendungszweck")  # a word of the text layer only
+    assert titles(hits) == ["Beleg"] and "<mark>Verwendungszweck</mark>" in hits[0].snippet
 
 
 @postgres_only

@@ -5,6 +5,7 @@ from django.urls import reverse
 from ablage.testing.factories import stored_document
 from documents import services
 from documents.models import Document
+from documents.selectors import document_etag
 
 pytestmark = [pytest.mark.django_db]
 
@@ -79,7 +80,8 @@ def test_it_shows_the_review_screen_with_field_boxes(client, reviewer, processed
 def test_it_approves_with_corrections_from_the_review_form(client, reviewer, processed):
     client.force_login(reviewer)
     response = client.post(
-        reverse("documents:review-submit", args=[processed.id]), {"action": "approve", "field_customer_number": "K-1"}
+        reverse("documents:review-submit", args=[processed.id]),
+        {"action": "approve", "etag": document_etag(processed), "field_customer_number": "K-1"},
     )
     processed.refresh_from_db()
     assert response.status_code == 302
@@ -91,7 +93,7 @@ def test_it_shows_a_field_error_for_an_invalid_correction(client, reviewer, proc
     client.force_login(reviewer)
     response = client.post(
         reverse("documents:review-submit", args=[processed.id]),
-        {"action": "approve", "field_invoice_date": "kein Datum"},
+        {"action": "approve", "etag": document_etag(processed), "field_invoice_date": "kein Datum"},
     )
     processed.refresh_from_db()
     assert response.status_code == 400
