@@ -108,7 +108,8 @@ def test_it_offers_a_delivery_note_no_empty_amount_fields_and_refuses_unknown_on
 
     page = client.get(reverse("documents:review", args=[document.id])).content.decode()
     refused = client.post(
-        reverse("documents:review-submit", args=[document.id]), {"action": "save", "field_total_amount": "119,00"}
+        reverse("documents:review-submit", args=[document.id]),
+        {"action": "save", "etag": document_etag(document), "field_total_amount": "119,00"},
     )
 
     assert 'name="field_supplier_name"' in page and 'name="field_invoice_number"' in page
