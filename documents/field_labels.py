@@ -5,6 +5,8 @@ from django.utils.translation import gettext_lazy as _
 FIELD_LABELS = {
     "supplier_name": _("Lieferant"),
     "invoice_number": _("Rechnungsnummer"),
+    # The invoice a Gutschrift or Rechnungskorrektur refers to; never the document's own number.
+    "reference_invoice_number": _("Bezugsrechnung"),
     "invoice_date": _("Rechnungsdatum"),
     "due_date": _("Fällig am"),
     "delivery_date": _("Leistungsdatum"),
@@ -40,7 +42,15 @@ FIELD_GROUPS = [
     (
         "header",
         _("Beleg"),
-        ["invoice_number", "invoice_date", "due_date", "delivery_date", "order_number", "customer_number"],
+        [
+            "invoice_number",
+            "reference_invoice_number",
+            "invoice_date",
+            "due_date",
+            "delivery_date",
+            "order_number",
+            "customer_number",
+        ],
     ),
     ("supplier", _("Lieferant"), ["supplier_name", "supplier_vat_id", "supplier_tax_number"]),
     ("amounts", _("Beträge"), ["net_amount", "vat_rate", "vat_amount", "total_amount", "currency"]),

@@ -27,6 +27,7 @@ from extraction.fields import (
 )
 from extraction.layout import build_layouts, union_bbox
 from extraction.lineitems import find_line_items
+from extraction.references import find_references, reference_candidate, without_references
 from extraction.rules import RulesOutcome, RuleSpec, apply_rules, merge_hits
 from extraction.supplier import find_supplier_name
 from extraction.types import ExtractionResult, FieldValue, SupplierEvidence, ValidationCheck
@@ -38,6 +39,8 @@ from ocr.types import PageContent
 # "Lieferschein-Nr." or a letter's date are not, and reporting them as such misleads booking.
 _NUMBERED_TYPES = {"invoice", "credit_note", "reminder", "receipt", "order", "unknown"}
 _PAYMENT_TERM_TYPES = {"invoice", "reminder", "unknown"}
+# Types that correct or cancel an invoice: the invoice they name is worth a field of its own.
+_REFERENCING_TYPES = {"credit_note", "invoice"}
 
 # How much each field counts in the overall confidence: the booking-relevant ones most.
 FIELD_WEIGHTS = {
@@ -69,7 +72,16 @@ def extract(
     document_type, type_confidence = classify(layouts, learned=classifier)
     table = find_line_items(layouts)
     contexts = label_contexts(layouts, table.lines)
-    chosen = choose(labelled_candidates(contexts, document_type) + pattern_candidates(layouts))
+    candidates = labelled_candidates(contexts, document_type) + pattern_candidates(layouts)
+    if document_type != "reminder":
+        # A reminder is filed under the invoice it names; every other document's referenced
+        # number is not its own (references.py).
+        references = find_references(layouts, table.lines)
+        candidates = without_references(candidates, references)
+        reference = reference_candidate(references)
+        if reference is not None and document_type in _REFERENCING_TYPES:
+            candidates.append(reference)
+    chosen = choose(candidates)
 
     amounts = choose_amounts(layouts, contexts, table.lines, document_type=document_type, line_items=table.items)
     chosen.update(amounts.chosen)
