@@ -40,6 +40,10 @@ from documents.search import document_search
 from documents.selectors import document_etag, reviewable_documents, visible_documents, with_progress
 from extraction.selectors import learned_evidence
 
+# The version-check refusals (documents.review.document_lock_unchanged): the API answers them
+# 412/428, the review form re-renders with 409 and what changed.
+STALE_FORM_CODES = {"precondition_failed", "precondition_required"}
+
 
 def _get_document_for_user(user, document_id, *, review=False) -> Document:
     queryset = reviewable_documents(user) if review else visible_documents(user)
@@ -366,9 +370,6 @@ def document_review_submit(request, document_id):
         )
     messages.success(request, _("Änderungen gespeichert."))
     return redirect("documents:review", document_id=document.id)
-
-
-STALE_FORM_CODES = {"precondition_failed", "precondition_required"}
 
 
 def _after_decision(request) -> str:

@@ -14,6 +14,8 @@ from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
+from openapi_schema_validator import OAS30Validator
+from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
@@ -73,9 +75,6 @@ def test_it_answers_every_operation_without_5xx_and_as_documented(case, admin_ke
 
 @pytest.mark.django_db
 def test_it_documents_a_supplier_without_email_or_website_as_the_schema_says(admin_key):
-    from openapi_schema_validator import OAS30Validator
-    from rest_framework.test import APIClient
-
     document = _schema()
     client = APIClient()
     response = client.post(
