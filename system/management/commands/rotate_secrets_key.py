@@ -18,7 +18,11 @@ class Command(BaseCommand):
             action="append",
             default=[],
             dest="old_keys",
-            help="Bisheriger Fernet-Schlüssel (mehrfach möglich). Ohne Angabe gelten ABLAGE_FIELD_ENCRYPTION_OLD_KEYS.",
+            metavar="SCHLÜSSEL",
+            help=(
+                "Bisheriger Fernet-Schlüssel (mehrfach möglich), als --old-key=SCHLÜSSEL, da ein Schlüssel "
+                "mit '-' beginnen kann. Ohne Angabe gelten ABLAGE_FIELD_ENCRYPTION_OLD_KEYS."
+            ),
         )
 
     def handle(self, *args, old_keys, **options):
