@@ -279,6 +279,11 @@ ABLAGE_SCHEDULE = {
         "cron": "45 2 * * *",
         "description": "Audit-Kette und Prüfsummen der Originale prüfen (GoBD)",
     },
+    "result-cache-prune": {
+        "task": "documents.tasks.result_cache_prune",
+        "cron": "40 3 * * *",
+        "description": "Ergebnis-Cache aufräumen (veraltete Version, gelöschte Inhalte, lange ungenutzt)",
+    },
     "cleanup": {
         "task": "monitoring.tasks.cleanup",
         "cron": "15 3 * * *",
@@ -345,6 +350,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Ablage <ablage@localhost>")
 # The right-hand side of generated Message-IDs; defaults to the host of SITE_URL.
 ABLAGE_MESSAGE_ID_DOMAIN = env_str("ABLAGE_MESSAGE_ID_DOMAIN", "")
 ABLAGE_EMAIL_MAX_ATTEMPTS = env_int("ABLAGE_EMAIL_MAX_ATTEMPTS", 5, minimum=1)
+ABLAGE_RESULT_CACHE_MAX_AGE_DAYS = env_int("ABLAGE_RESULT_CACHE_MAX_AGE_DAYS", 180, minimum=1)
 ABLAGE_NOTIFICATION_EXPIRY_DAYS = env_int("ABLAGE_NOTIFICATION_EXPIRY_DAYS", 90, minimum=1)
 
 # Outgoing HTTP to user-configured URLs (webhooks, callbacks): see ablage/net.py.

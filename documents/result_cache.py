@@ -18,18 +18,19 @@ import hashlib
 import io
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from PIL import Image
 
-from documents.models import ResultCacheEntry
+from documents.models import Document, ResultCacheEntry
 from extraction.types import ExtractionResult, FieldValue, ValidationCheck
 from ocr import postcorrect
 from ocr.filetypes import SUPPORTED
@@ -284,3 +285,53 @@ def _drop(entry: ResultCacheEntry) -> None:
     for key in keys:
         if key:
             default_storage.delete(key)
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    superseded: int
+    orphaned: int
+    unused: int
+
+    @property
+    def total(self) -> int:
+        return self.superseded + self.orphaned + self.unused
+
+
+def result_cache_prune(*, now=None, options=None) -> PruneResult:
+    """Drop the entries no upload can use, or may use: read under another version (an upgrade
+    or a changed OCR option made them unreachable), of content no document holds any more (a
+    purged or erased document's pages must not live on here), or not used for
+    ``ABLAGE_RESULT_CACHE_MAX_AGE_DAYS``. Files go with their rows."""
+    now = now or timezone.now()
+    version = cache_version(options or _load_options())
+    superseded = ResultCacheEntry.objects.exclude(version=version)
+    held = Document.all_objects.values("sha256")
+    orphaned = ResultCacheEntry.objects.filter(version=version).exclude(sha256__in=held)
+    cutoff = now - timedelta(days=settings.ABLAGE_RESULT_CACHE_MAX_AGE_DAYS)
+    unused = ResultCacheEntry.objects.filter(version=version, sha256__in=held).filter(
+        Q(last_hit_at__lt=cutoff) | Q(last_hit_at__isnull=True, created_at__lt=cutoff)
+    )
+    counts = [_drop_all(queryset) for queryset in (superseded, orphaned, unused)]
+    return PruneResult(*counts)
+
+
+def result_cache_forget(sha256: str) -> int:
+    """Drop the readings of ``sha256`` once no document (trash included) holds that content."""
+    if Document.all_objects.filter(sha256=sha256).exists():
+        return 0
+    return _drop_all(ResultCacheEntry.objects.filter(sha256=sha256))
+
+
+def _load_options():
+    from ocr.options import load_options
+
+    return load_options()
+
+
+def _drop_all(queryset) -> int:
+    dropped = 0
+    for entry in queryset.iterator():
+        _drop(entry)
+        dropped += 1
+    return dropped

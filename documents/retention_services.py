@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ablage.errors import ApplicationError
 from documents.models import Document
+from documents.result_cache import result_cache_forget
 from documents.retention import deletion_refusal, retention_until
 from monitoring.services import audit_log_record
 
@@ -152,6 +153,8 @@ def document_purge(*, document: Document, user, confirmation: str) -> None:
         )
         document.delete()
         transaction.on_commit(lambda: [default_storage.delete(key) for key in set(keys) if key])
+        # The cached reading holds the same pages and words: it goes with the last holder.
+        transaction.on_commit(lambda: result_cache_forget(document.sha256))
 
 
 def erasure_request_process(*, subject: str, user, today=None) -> dict:

@@ -1,9 +1,12 @@
+import logging
 from contextlib import suppress
 
 from celery import shared_task
 
 from documents import services
 from ocr.errors import TransientOCRError
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -69,6 +72,21 @@ def poll_mail_account(account_id: str) -> None:
     # A refusal is recorded on the account (last_error); the next poll tries again.
     with suppress(ApplicationError):
         mail_account_poll(account=account)
+
+
+@shared_task(ignore_result=True)
+def result_cache_prune() -> int:
+    """Periodic (daily): drop superseded, orphaned and long-unused result-cache entries."""
+    from documents.result_cache import result_cache_prune as prune
+
+    result = prune()
+    logger.info(
+        "Result cache pruned: %s superseded, %s orphaned, %s unused",
+        result.superseded,
+        result.orphaned,
+        result.unused,
+    )
+    return result.total
 
 
 @shared_task(ignore_result=True)
