@@ -13,5 +13,6 @@ urlpatterns = [
     path("einstellungen/", views.notification_settings, name="settings"),
     path("webhooks/", views.webhook_list, name="webhooks"),
     path("webhooks/<uuid:endpoint_id>/", views.webhook_detail, name="webhook"),
+    path("webhooks/<uuid:endpoint_id>/loeschen/", views.webhook_delete, name="webhook-delete"),
     path("webhooks/zustellungen/<uuid:delivery_id>/erneut/", views.webhook_delivery_resend, name="delivery-resend"),
 ]

@@ -206,6 +206,19 @@ def webhook_detail(request, endpoint_id):
 
 @login_required
 @require_POST
+def webhook_delete(request, endpoint_id):
+    endpoint = _get_endpoint_for_user(request.user, endpoint_id)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, _("Bitte das Löschen bestätigen."))
+        return redirect("notifications:webhook", endpoint_id=endpoint.id)
+    name = endpoint.name
+    webhooks.endpoint_delete(endpoint=endpoint, user=request.user)
+    messages.success(request, _("Webhook „%(name)s“ gelöscht.") % {"name": name})
+    return redirect("notifications:webhooks")
+
+
+@login_required
+@require_POST
 def webhook_delivery_resend(request, delivery_id):
     delivery = get_object_or_404(deliveries_for(request.user).filter(endpoint__isnull=False), id=delivery_id)
     try:

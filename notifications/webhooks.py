@@ -133,6 +133,29 @@ def endpoint_update(
     return endpoint
 
 
+@transaction.atomic
+def endpoint_delete(*, endpoint: WebhookEndpoint, user) -> int:
+    """Remove the endpoint with its delivery history; what was still pending is not sent.
+
+    A delivery being sent right now finishes its attempt; its status updates find no row any
+    more and change nothing. Returns the number of deliveries removed with it."""
+    from monitoring.services import audit_log_record
+
+    deliveries = endpoint.deliveries.count()
+    pending = endpoint.deliveries.filter(
+        status__in=(WebhookDelivery.Status.PENDING, WebhookDelivery.Status.SENDING)
+    ).count()
+    audit_log_record(
+        actor=user,
+        action="webhook.deleted",
+        obj=endpoint,
+        changes={"name": endpoint.name, "url": endpoint.url, "deliveries": deliveries, "pending": pending},
+    )
+    endpoint.delete()
+    logger.info("Webhook endpoint %s deleted with %s deliveries (%s pending)", endpoint.url, deliveries, pending)
+    return deliveries
+
+
 # --- events ------------------------------------------------------------------------------------
 
 

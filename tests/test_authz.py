@@ -310,6 +310,7 @@ ROUTES = {
     "api-v1:webhook-detail": [
         ("get", own_or_staff, None),
         ("put", own_or_staff, {"name": "ERP", "url": "http://10.0.0.1/hook", "events": ["document.processed"]}),
+        ("delete", own_or_staff, None),
     ],
     "api-v1:webhook-deliveries": [("get", own_or_staff, None)],
     "api-v1:webhook-delivery-resend": [("post", own_or_staff, None)],
@@ -321,6 +322,7 @@ ROUTES = {
     "notifications:settings": [("get", signed_in, None)],
     "notifications:webhooks": [("get", signed_in, None)],
     "notifications:webhook": [("get", own_or_staff, None)],
+    "notifications:webhook-delete": [("post", own_or_staff, {"confirm": "yes"})],
     "notifications:delivery-resend": [("post", own_or_staff, None)],
     # --- rules, settings, operations ------------------------------------------------------------
     "api-v1:extraction-rule-rollback": [("post", admins, {"version": 1})],

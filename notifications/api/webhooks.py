@@ -63,6 +63,11 @@ class WebhookDetailApi(APIView):
         endpoint = webhooks.endpoint_update(endpoint=endpoint, **_input(request.data))
         return Response(WebhookEndpointOutputSerializer(endpoint).data)
 
+    @extend_schema(responses={204: None})
+    def delete(self, request, endpoint_id):
+        webhooks.endpoint_delete(endpoint=_get_endpoint_for_user(request.user, endpoint_id), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class WebhookDeliveryListApi(ListAPIView):
     serializer_class = WebhookDeliveryOutputSerializer

@@ -115,3 +115,20 @@ def test_it_changes_an_own_webhook_over_the_api(client, owner, local_receiver_al
     assert response.status_code == 200
     endpoint.refresh_from_db()
     assert (endpoint.name, endpoint.events, endpoint.is_active) == ("ERP neu", ["document.approved"], False)
+
+
+def test_it_deletes_an_own_webhook_over_the_api_and_not_another_persons(
+    client, owner, outsider, local_receiver_allowed
+):
+    endpoint = WebhookEndpoint.objects.create(
+        owner=owner, name="ERP", url=local_receiver_allowed, events=["document.processed"]
+    )
+    url = reverse("api-v1:webhook-detail", args=[endpoint.id])
+    client.force_login(outsider)
+    assert client.delete(url).status_code == 404
+    client.force_login(owner)
+
+    assert client.delete(url).status_code == 204
+
+    assert not WebhookEndpoint.objects.filter(id=endpoint.id).exists()
+    assert client.get(url).status_code == 404

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ablage.errors import ApplicationError
+from monitoring.models import AuditLog
 from notifications import webhooks
 from notifications.models import NotificationPreference, WebhookDelivery, WebhookEndpoint
 from notifications.tests.conftest import Reply, make_document
@@ -275,3 +276,26 @@ def test_it_keeps_the_signing_secret_out_of_the_logs_and_encrypted_in_the_databa
     assert "retrying" in caplog.text
     assert endpoint.secret.removeprefix("whsec_") not in caplog.text
     assert endpoint.secret.removeprefix("whsec_") not in stored_column(endpoint, "secret")
+
+
+def test_it_deletes_a_webhook_from_the_ui_only_when_confirmed_and_sends_nothing_pending(
+    client, owner, outsider, endpoint, receiver, loopback_guard
+):
+    (delivery,) = webhooks.event_emit(event="document.processed", occurrence="1", document=make_document(owner))
+    url = reverse("notifications:webhook-delete", args=[endpoint.id])
+
+    client.force_login(outsider)
+    assert client.post(url, {"confirm": "yes"}).status_code == 404
+    client.force_login(owner)
+    assert "Webhook löschen" in client.get(reverse("notifications:webhook", args=[endpoint.id])).content.decode()
+    client.post(url)
+    assert WebhookEndpoint.objects.filter(id=endpoint.id).exists(), "deleted without confirmation"
+
+    response = client.post(url, {"confirm": "yes"}, follow=True)
+
+    assert "gelöscht" in response.content.decode()
+    assert not WebhookEndpoint.objects.filter(id=endpoint.id).exists()
+    assert webhooks.delivery_attempt(delivery_id=delivery.id, guard=loopback_guard) is None
+    assert receiver.requests == []
+    audit = AuditLog.objects.get(action="webhook.deleted", object_id=str(endpoint.id))
+    assert audit.changes["pending"] == 1 and audit.changes["url"] == endpoint.url
