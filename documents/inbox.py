@@ -5,11 +5,10 @@ plain page, so views.py stays readable.
 """
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -18,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ablage.errors import ApplicationError
+from accounts.selectors import users_with_permission
 from documents import bulk, review
 from documents.forms import InboxFilterForm
 from documents.models import Document, ExtractedField, SavedView
@@ -50,17 +50,7 @@ def inbox_context(request) -> dict:
 
 
 def _reviewers():
-    User = get_user_model()
-    return (
-        User.objects.filter(is_active=True)
-        .filter(
-            Q(is_superuser=True)
-            | Q(user_permissions__codename="review_document")
-            | Q(groups__permissions__codename="review_document")
-        )
-        .distinct()
-        .order_by("email")
-    )
+    return users_with_permission("documents.review_document").order_by("email")
 
 
 def _list_url(query: str) -> str:

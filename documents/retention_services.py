@@ -17,10 +17,12 @@ from documents.result_cache import result_cache_forget
 from documents.retention import deletion_refusal, retention_until
 from monitoring.services import audit_log_record
 
+ARCHIVE_PERMISSION = "documents.delete_document"
+
 
 def may_administer_archive(user) -> bool:
     """Legal holds, purges and GDPR erasure: holders of ``documents.delete_document`` (the admin role)."""
-    return bool(user is not None and user.is_active and user.has_perm("documents.delete_document"))
+    return bool(user is not None and user.is_active and user.has_perm(ARCHIVE_PERMISSION))
 
 
 def may_trash(user, document: Document) -> bool:
@@ -96,8 +98,7 @@ def retention_proposals_notify(*, today=None) -> int:
 
     Nothing is deleted here; an administrator decides (admin: filter "gelöscht", action
     "Endgültig löschen")."""
-    from django.contrib.auth import get_user_model
-
+    from accounts.selectors import users_with_permission
     from notifications.models import Notification
     from system.models import SystemParameter
 
@@ -121,7 +122,7 @@ def retention_proposals_notify(*, today=None) -> int:
             ),
             link_url="/admin/documents/document/",
         )
-        for admin in get_user_model().objects.filter(is_active=True, is_superuser=True)
+        for admin in users_with_permission(ARCHIVE_PERMISSION)
     )
     return len(expired)
 

@@ -89,12 +89,12 @@ def _record(error, *, context, request, document_id, job_id):
 
 
 def _alert_admins(row: ErrorLog) -> None:
-    from django.contrib.auth import get_user_model
     from django.urls import reverse
 
+    from accounts.selectors import alert_recipients
     from notifications.models import Notification
 
-    admins = get_user_model().objects.filter(is_active=True, is_superuser=True)
+    admins = alert_recipients()
     # The project's URLs, also when a request runs under another urlconf.
     link = reverse("admin:monitoring_errorlog_change", args=[row.pk], urlconf="ablage.urls")
     Notification.objects.bulk_create(

@@ -77,9 +77,9 @@ def backend_metrics_aggregate(*, now=None) -> int:
 
 def accuracy_drift_notify(*, now=None) -> list[str]:
     """Tell the administrators about each field whose accuracy dropped (once per field and week)."""
-    from django.contrib.auth import get_user_model
     from django.utils import timezone
 
+    from accounts.selectors import alert_recipients
     from documents.models import Document
     from monitoring.selectors import accuracy_drift
     from notifications.models import Notification
@@ -89,7 +89,7 @@ def accuracy_drift_notify(*, now=None) -> list[str]:
     week = now.isocalendar()
     drifted = [row for row in accuracy_drift(Document.objects.filter(deleted_at=None), now=now) if row["drifted"]]
     notified = []
-    admins = list(get_user_model().objects.filter(is_active=True, is_superuser=True))
+    admins = list(alert_recipients())
     for row in drifted:
         key = f"monitoring.drift.{row['field']}.{week.year}-{week.week:02d}"
         _, created = SystemParameter.objects.get_or_create(
@@ -134,8 +134,7 @@ def original_integrity_alert(*, document, kind: str, detail: str) -> None:
     """A worker found an original missing or altered: audited, ``archive_files`` down and
     administrators notified at once, not only at the next daily archive check.
     Call inside the transaction that ends the job."""
-    from django.contrib.auth import get_user_model
-
+    from accounts.selectors import alert_recipients
     from monitoring.models import HealthCheck
     from notifications.models import Notification
 
@@ -162,14 +161,13 @@ def original_integrity_alert(*, document, kind: str, detail: str) -> None:
             message=detail,
             link_url="/admin/monitoring/healthcheck/",
         )
-        for admin in get_user_model().objects.filter(is_active=True, is_superuser=True)
+        for admin in alert_recipients()
     )
 
 
 def archive_verify_and_report() -> list[str]:
     """Run both GoBD checks, keep the result as health rows, and notify admins of findings."""
-    from django.contrib.auth import get_user_model
-
+    from accounts.selectors import alert_recipients
     from documents.integrity import archive_integrity_check
     from monitoring.audit import audit_chain_verify
     from monitoring.models import HealthCheck
@@ -199,6 +197,6 @@ def archive_verify_and_report() -> list[str]:
                 message="\n".join(findings[:20]),
                 link_url="/admin/monitoring/healthcheck/",
             )
-            for admin in get_user_model().objects.filter(is_active=True, is_superuser=True)
+            for admin in alert_recipients()
         )
     return findings

@@ -5,11 +5,10 @@ import zoneinfo
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.selectors import users_with_permission
 from documents.selectors import visible_documents
 from notifications.models import Notification, NotificationPreference, WebhookDelivery, WebhookEndpoint
 
@@ -101,13 +100,7 @@ def quiet_hours_end_after(preference: EffectivePreference, *, user, now: datetim
 
 def reviewers() -> QuerySet:
     """Active users who may review documents (directly, through a group, or as superuser)."""
-    permission = Permission.objects.filter(content_type__app_label="documents", codename="review_document").first()
-    users = get_user_model().objects.filter(is_active=True)
-    if permission is None:
-        return users.filter(is_superuser=True)
-    return users.filter(
-        Q(is_superuser=True) | Q(user_permissions=permission) | Q(groups__permissions=permission)
-    ).distinct()
+    return users_with_permission("documents.review_document")
 
 
 def document_audience(document, *, owner: bool = True, review_staff: bool = False) -> list:
