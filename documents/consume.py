@@ -18,7 +18,7 @@ from django.core.files import File
 
 from ablage.errors import ApplicationError
 from documents.models import Document
-from documents.services import IngestFile, document_ingest_batch, read_upload
+from documents.services import IngestFile, document_ingest_batch, intake_has_room, read_upload
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ class FolderConsumer:
             current[path] = (stat.st_size, stat.st_mtime_ns)
         stable = [path for path, signature in current.items() if self._seen.get(path) == signature]
         self._seen = current
+        if stable and not intake_has_room():
+            # Under overload the files wait here, where nothing is lost, until the queue has room.
+            logger.info("Pipeline full: %s file(s) in %s wait for the next poll", len(stable), self.folder)
+            return []
         consumed = []
         for path in sorted(stable):
             if self._ingested.get(path) == current[path]:

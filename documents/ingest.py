@@ -246,6 +246,61 @@ def upload_rate_check(*, user, files: int = 1) -> None:
     )
 
 
+# Backlog estimate for Retry-After: throughput over this window; bounds keep clients neither
+# hammering nor giving up.
+_THROUGHPUT_WINDOW = timedelta(minutes=5)
+_RETRY_AFTER_BOUNDS = (5, 600)
+
+
+def intake_capacity_check(*, files: int = 1, entry: str = "api") -> None:
+    """Refuse (503, Retry-After) while the pipeline holds more documents than
+    ``ingest.max_queued_documents``: under overload a client gets a clear "busy, retry after"
+    at once instead of a timeout, and the queue stays bounded. Nothing is read or stored.
+
+    Retry-After is the time the workers need, at their throughput of the last minutes, to work
+    the queue down below the limit again. Mailboxes and the watched folder don't call this:
+    their files wait where they are and are picked up on a later poll (``intake_has_room``)."""
+    limit, waiting = _intake_load()
+    if not limit or waiting + files <= limit:
+        return
+    from monitoring.metrics import UPLOADS_SHED
+
+    UPLOADS_SHED.labels(entry).inc(files)
+    retry_after = _backlog_seconds(waiting + files - limit)
+    logger.warning("Upload refused: %s documents in the pipeline, limit %s", waiting, limit)
+    raise ApplicationError(
+        f"Ablage ist gerade ausgelastet: {waiting} Dokumente warten auf Verarbeitung. "
+        f"Bitte in {retry_after} Sekunden erneut versuchen.",
+        code="busy",
+        status_code=503,
+        extra={"retry_after": retry_after},
+    )
+
+
+def intake_has_room() -> bool:
+    """For the pollers (mailboxes, watched folder): whether to take new files now."""
+    limit, waiting = _intake_load()
+    return not limit or waiting < limit
+
+
+def _intake_load() -> tuple[int, int]:
+    from system.selectors import config_get
+
+    limit = config_get("ingest.max_queued_documents", 0)
+    if not limit:
+        return 0, 0
+    return limit, Document.objects.filter(status__in=[Document.Status.QUEUED, Document.Status.PROCESSING]).count()
+
+
+def _backlog_seconds(excess: int) -> int:
+    low, high = _RETRY_AFTER_BOUNDS
+    finished = ProcessingJob.objects.filter(finished_at__gte=timezone.now() - _THROUGHPUT_WINDOW).count()
+    if not finished:
+        return 60
+    per_second = finished / _THROUGHPUT_WINDOW.total_seconds()
+    return min(high, max(low, math.ceil(excess / per_second)))
+
+
 def document_ingest(
     *,
     owner,

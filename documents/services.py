@@ -29,6 +29,8 @@ from documents.ingest import (  # noqa: F401 - the ways in, importable from here
     document_ingest,
     document_ingest_batch,
     images_combine,
+    intake_capacity_check,
+    intake_has_room,
     original_read_verified,
     read_upload,
     rendition_read_verified,
@@ -94,11 +96,7 @@ def _job_run_locked(*, job_id, queue: str) -> ProcessingJob | None:
     if job.attempts > job.max_attempts:
         # Redelivered again and again: the document keeps killing its worker (or the worker
         # keeps dying under it). Stop here instead of taking the next worker down too.
-        _job_fail(
-            job,
-            f"Verarbeitung nach {job.max_attempts} Versuchen abgebrochen. {job.error_message}".strip(),
-            code="too_many_attempts",
-        )
+        _job_fail(job, _attempts_exhausted_message(job), code="too_many_attempts")
         return
     Document.objects.filter(id=document.id, status__in=[Document.Status.QUEUED, Document.Status.PROCESSING]).update(
         status=Document.Status.PROCESSING
@@ -562,6 +560,17 @@ def _job_reject(job: ProcessingJob, refusal: StopProcessing) -> None:
             message=refusal.message,
         )
     )
+
+
+def _attempts_exhausted_message(job: ProcessingJob) -> str:
+    """Why a redelivered job is given up: the worker process ended under it each time (a crash,
+    the out-of-memory killer, a hard time limit) or the last error, with the stage it reached."""
+    stage = f" (zuletzt im Schritt „{job.current_stage}“)" if job.current_stage else ""
+    cause = job.error_message or (
+        "Der Verarbeitungsprozess wurde bei jedem Versuch beendet, bevor er fertig war "
+        "(Absturz, Speichermangel oder Zeitlimit)"
+    )
+    return f"Verarbeitung nach {job.max_attempts} Versuchen abgebrochen{stage}: {cause}"[:1000]
 
 
 def _job_fail(job: ProcessingJob, message: str, *, code: str, alert: str = "") -> None:

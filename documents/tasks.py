@@ -52,8 +52,13 @@ def scheduled_export(target: str = "buchhaltung", days: int = 1, status: str = "
 @shared_task(ignore_result=True)
 def poll_mail_accounts() -> int:
     """Periodic (celery beat): one task per active mailbox, so that one slow server holds up no other."""
+    from documents.ingest import intake_has_room
     from documents.models import MailAccount
 
+    if not intake_has_room():
+        # Under overload the mail stays unread on the server and is fetched on a later poll.
+        logger.info("Pipeline full: mailboxes are polled again once the queue has room")
+        return 0
     account_ids = list(MailAccount.objects.filter(active=True).values_list("id", flat=True))
     for account_id in account_ids:
         poll_mail_account.delay(str(account_id))

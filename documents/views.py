@@ -118,6 +118,7 @@ def document_upload(request):
     try:
         if not files:
             raise ApplicationError(_("Bitte mindestens eine Datei auswählen."), code="no_files")
+        services.intake_capacity_check(files=len(files), entry="browser")
         services.upload_rate_check(user=request.user, files=len(files))
         ingest_files = [
             services.IngestFile(filename=upload.name, read=lambda upload=upload: services.read_upload(upload))

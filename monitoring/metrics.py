@@ -35,6 +35,12 @@ HTTP_DURATION = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5),
     registry=http_registry,
 )
+UPLOADS_SHED = Counter(
+    "ablage_uploads_shed",
+    "Uploads refused with 503 because the pipeline held more than ingest.max_queued_documents",
+    ["entry"],
+    registry=http_registry,
+)
 
 
 def _histogram(

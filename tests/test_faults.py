@@ -6,8 +6,10 @@ after ``make test``); the mail and webhook outage is quick enough for the defaul
 The killed worker process is tests/test_worker_faults.py.
 """
 
+import contextlib
 import datetime
 import os
+import subprocess
 import time
 
 import pytest
@@ -266,6 +268,60 @@ def test_it_finishes_or_hands_back_the_running_document_on_sigterm(api_client, l
     second = workers()  # what the first one had not started yet is still in the queue
     ledger.wait_drained(timeout=300, sweep=_sweep_later(minutes=31), sweep_every=10)
     _assert_ledger_holds(ledger, second)
+
+
+# --- a document that takes its worker process down every time (make test-faults) --------------
+
+
+def _kill_whoever_reads_the_scan(worker: Worker, stop) -> list[int]:
+    """Until ``stop`` is set: SIGKILL each pool process the moment a Tesseract runs under it.
+
+    Only the poison document is a scan (the others are XML and text-layer PDFs and never reach
+    Tesseract), so this is that document crashing whichever process picks it up, every time."""
+    import signal
+
+    killed = []
+    while not stop.is_set():
+        for child in worker.children():
+            found = subprocess.run(["pgrep", "-P", str(child), "tesseract"], capture_output=True, text=True)
+            if found.stdout.strip() and child not in killed:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
+                killed.append(child)
+        time.sleep(0.05)
+    return killed
+
+
+@pytest.mark.faults
+def test_a_document_that_kills_its_worker_every_time_ends_dead_while_the_others_flow(api_client, ledger, workers):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    worker = workers(concurrency=2)
+    stop = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        killer = pool.submit(_kill_whoever_reads_the_scan, worker, stop)
+        _upload(api_client, ledger, "gift.tif", _long_scan())
+        poison = Document.objects.get(original_filename="gift.tif")
+        for filename, data in _invoices(6, seed=6000):
+            _upload(api_client, ledger, filename, data)
+        try:
+            ledger.wait_drained(timeout=240, sweep=_sweep_later(minutes=31), sweep_every=10)
+        finally:
+            stop.set()
+        killed = killer.result()
+
+    _assert_ledger_holds(ledger, worker)
+    poison.refresh_from_db()
+    job = poison.jobs.get()
+    assert poison.status == Document.Status.DEAD
+    assert job.error_code == "too_many_attempts" and job.attempts == job.max_attempts + 1
+    assert len(killed) == job.max_attempts, "one crash per attempt, none after the document was given up"
+    assert "3 Versuchen abgebrochen" in poison.status_reason
+    assert "bei jedem Versuch beendet" in poison.status_reason and "zuletzt im Schritt" in poison.status_reason
+    others = ledger.documents().exclude(id=poison.id)
+    assert set(others.values_list("status", flat=True)) <= {Document.Status.REVIEW, Document.Status.APPROVED}
+    assert worker.process.poll() is None, "the worker itself kept running"
 
 
 # --- the database drops the worker's connections (make test-faults) ----------------------------

@@ -57,6 +57,7 @@ class DocumentListCreateApi(ListAPIView):
             raise PermissionDenied("Keine Berechtigung zum Hochladen.")
         serializer = DocumentUploadInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        services.intake_capacity_check(entry="api")
         services.upload_rate_check(user=request.user)
         data = serializer.validated_data
         upload = data["file"]
@@ -119,6 +120,7 @@ class DocumentBatchApi(APIView):
         serializer = DocumentBatchInputSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         uploads = serializer.validated_data["files"]
+        services.intake_capacity_check(files=max(1, len(uploads)), entry="batch")
         services.upload_rate_check(user=request.user, files=max(1, len(uploads)))
         files = [
             services.IngestFile(filename=upload.name, read=lambda upload=upload: services.read_upload(upload))

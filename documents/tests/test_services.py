@@ -448,3 +448,24 @@ def test_it_resends_jobs_whose_worker_or_message_was_lost(owner, born_digital_pd
 
     assert sorted(resent) == sorted([dead_run.id, forgotten.id])
     assert count == 2
+
+
+def test_it_gives_up_a_job_whose_worker_died_under_it_each_time_and_says_so(owner, born_digital_pdf):
+    document = _ingest(owner, born_digital_pdf)
+    job = document.jobs.get()
+    # Three deliveries claimed it and never came back: the pool process died each time in OCR.
+    ProcessingJob.objects.filter(id=job.id).update(
+        status=ProcessingJob.Status.RUNNING, attempts=job.max_attempts, current_stage="ocr"
+    )
+
+    services.job_run(job_id=job.id)
+
+    job.refresh_from_db()
+    document.refresh_from_db()
+    assert job.status == ProcessingJob.Status.FAILED and job.error_code == "too_many_attempts"
+    assert document.status == Document.Status.DEAD
+    assert document.status_reason == (
+        "Verarbeitung nach 3 Versuchen abgebrochen (zuletzt im Schritt „ocr“): Der Verarbeitungsprozess "
+        "wurde bei jedem Versuch beendet, bevor er fertig war (Absturz, Speichermangel oder Zeitlimit)"
+    )
+    assert not document.pages.exists()
