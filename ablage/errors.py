@@ -1,9 +1,14 @@
 """One error type for business rule violations, and how the API reports it."""
 
 from django.core.exceptions import PermissionDenied, TooManyFilesSent
+from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+# The database cannot be reached (down, restarting, connection dropped) or is too busy to answer
+# (a lock or statement timeout): a retry later may succeed; nothing is wrong with the request.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 class ApplicationError(Exception):

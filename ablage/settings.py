@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "ablage.logs.CorrelationIdMiddleware",
     "monitoring.metrics.RequestMetricsMiddleware",
+    # Before sessions and sign-in touch the database: 503 + Retry-After while it is unreachable.
+    "ablage.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "ablage.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

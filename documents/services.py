@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from ablage.errors import ApplicationError
+from ablage.errors import DATABASE_UNAVAILABLE, ApplicationError
 from documents import events, locks
 from documents.field_labels import field_schema
 from documents.file_metadata import file_metadata_read
@@ -163,6 +163,11 @@ def _job_run_locked(*, job_id, queue: str) -> ProcessingJob | None:
         ProcessingJob.objects.filter(id=job.id).update(status=ProcessingJob.Status.PENDING, error_message=str(exc))
         Document.objects.filter(id=document.id, status=Document.Status.PROCESSING).update(status=Document.Status.QUEUED)
         _event(job, "retry", str(exc), status=Document.Status.QUEUED)
+        raise
+    except DATABASE_UNAVAILABLE:
+        # The database went away under the pipeline: nothing is wrong with the document. The job
+        # stays running; the task retries it with backoff (or the stuck-job sweep does later).
+        logger.warning("Database unavailable while processing document %s; the job will be retried", document.id)
         raise
     except Exception as exc:
         logger.exception("Processing document %s failed", document.id)

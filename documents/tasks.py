@@ -3,6 +3,7 @@ from contextlib import suppress
 
 from celery import shared_task
 
+from ablage.errors import DATABASE_UNAVAILABLE
 from documents import services
 from ocr.errors import TransientOCRError
 
@@ -13,7 +14,7 @@ logger = logging.getLogger(__name__)
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(TransientOCRError,),
+    autoretry_for=(TransientOCRError, *DATABASE_UNAVAILABLE),
     retry_backoff=10,
     retry_backoff_max=300,
     retry_jitter=True,
