@@ -140,6 +140,9 @@ def database_from_url(url: str, *, base_dir: Path) -> dict:
             "PORT": str(parts.port or ""),
             "CONN_MAX_AGE": 60,
             "CONN_HEALTH_CHECKS": True,
+            # An unreachable host (not a refused port) would hold each request for the TCP
+            # timeout; a few seconds and the request answers 503 (ablage.outage).
+            "OPTIONS": {"connect_timeout": 5},
         }
     raise ImproperlyConfigured(f"DATABASE_URL scheme {parts.scheme!r} is not supported (sqlite or postgres).")
 

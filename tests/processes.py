@@ -1,11 +1,13 @@
-"""Real processes for the fault scenarios: a private redis-server, Celery workers with their own
-environment, and a way to point this test process's Celery producer at another broker.
+"""Real processes for the fault scenarios: a private redis-server, a private PostgreSQL cluster,
+Celery workers and a daphne web server with their own environment, and a way to point this test
+process's Celery producer at another broker.
 
 Only loopback, only free ports; the shared Redis on 6379 is never touched.
 """
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import redis
 from django.conf import settings
 
@@ -63,6 +66,146 @@ class RedisServer:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
         self.process = None
+
+
+class PostgresCluster:
+    """A private PostgreSQL cluster (initdb, pg_ctl) on a free loopback port with trust auth, so a
+    test may stop and start it. initdb refuses to run as root: then it runs as the postgres user."""
+
+    BIN = Path(os.environ.get("ABLAGE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+    def __init__(self):
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="ablage-fault-pg-"))
+        self.data = self.directory / "data"
+        self.running = False
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+
+    @classmethod
+    def missing(cls) -> str:
+        """Why no cluster can be made here ("" when one can)."""
+        tools = [cls.BIN / name for name in ("initdb", "pg_ctl", "pg_dump", "pg_restore")]
+        absent = [str(tool) for tool in tools if not tool.exists()]
+        if absent:
+            return f"PostgreSQL server binaries absent: {', '.join(absent)} (set ABLAGE_PG_BIN)"
+        if os.geteuid() == 0 and not shutil.which("runuser"):
+            return "running as root without runuser: initdb cannot run"
+        return ""
+
+    def _as_owner(self, *command: str, timeout: float = 60) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        done = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=timeout)
+        if done.returncode:
+            raise RuntimeError(f"{command[0]} failed:\n{done.stdout}{done.stderr}")
+
+    def url(self, name: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+    def init(self) -> "PostgresCluster":
+        initdb = str(self.BIN / "initdb")
+        self._as_owner(initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+        return self
+
+    def start(self) -> None:
+        # fsync off: the cluster lives for one test; "stop -m fast" still shuts down cleanly.
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} -c fsync=off"
+        log = str(self.directory / "postgres.log")
+        self._as_owner(str(self.BIN / "pg_ctl"), "-D", str(self.data), "-l", log, "-o", options, "-w", "start")
+        self.running = True
+
+    def stop(self, *, mode: str = "fast") -> None:
+        self._as_owner(str(self.BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+        self.running = False
+
+    def copy_database(self, source_url: str) -> None:
+        """The database at ``source_url`` (schema and rows) into this cluster, under its name."""
+        dump = subprocess.run(
+            [str(self.BIN / "pg_dump"), "--format=custom", "--no-owner", f"--dbname={source_url}"],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        subprocess.run(
+            [str(self.BIN / "pg_restore"), "--no-owner", "--create", f"--dbname={self.url('postgres')}"],
+            input=dump.stdout,
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+
+    def destroy(self) -> None:
+        if self.running:
+            with contextlib.suppress(Exception):
+                self.stop(mode="immediate")
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def database_at(*, port: int):
+    """This process's ORM on the database of the same name served at ``port`` (a PostgresCluster)."""
+    from django.db import connection
+
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(HOST="127.0.0.1", PORT=str(port))
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
+
+
+class WebServer:
+    """daphne (the production server) on a free loopback port with the test settings."""
+
+    def __init__(self, *, env: dict | None = None):
+        self.port = free_port()
+        self.log_path = Path(settings.DATA_DIR) / f"web-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "ablage.settings_test",
+            "ABLAGE_TEST_DB_NAME": str(settings.DATABASES["default"]["NAME"]),
+            "ABLAGE_DATA_DIR": str(settings.DATA_DIR),
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, timeout: float = 60) -> "WebServer":
+        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "ablage.asgi:application"]
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(
+                command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"daphne did not start:\n{self.log_tail()}")
+            time.sleep(0.2)
+
+    def log_tail(self, size: int = 4000) -> str:
+        return self.log_path.read_text()[-size:]
+
+    def stop(self, *, timeout: float = 20) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
 
 class Worker:
