@@ -346,6 +346,33 @@ def test_it_gives_up_after_transient_errors_exhaust_the_attempts(owner, born_dig
     assert document.status == Document.Status.DEAD and "Signal 9" in document.status_reason
 
 
+def test_it_leaves_the_job_to_the_retry_when_the_database_connection_is_lost(owner, born_digital_pdf, monkeypatch):
+    import psycopg
+    from django.db import OperationalError
+
+    from ocr import pipeline
+
+    real_run = pipeline.run_pipeline
+
+    def connection_lost(*args, **kwargs):
+        error = OperationalError("server closed the connection unexpectedly")
+        error.__cause__ = psycopg.OperationalError("server closed the connection unexpectedly")
+        raise error
+
+    monkeypatch.setattr(pipeline, "run_pipeline", connection_lost)
+    document = _ingest(owner, born_digital_pdf)
+    job = document.jobs.get()
+    with pytest.raises(OperationalError):
+        services.job_run(job_id=job.id)
+    job.refresh_from_db()
+    assert job.status == ProcessingJob.Status.RUNNING and job.error_code == ""  # not marked dead
+
+    monkeypatch.setattr(pipeline, "run_pipeline", real_run)
+    services.job_run(job_id=job.id)  # the task's retry
+    job.refresh_from_db()
+    assert job.status == ProcessingJob.Status.COMPLETED and job.attempts == 2
+
+
 def test_it_links_the_supplier_found_in_master_data(owner, born_digital_pdf, invoice_spec):
     from suppliers.models import Supplier
 
