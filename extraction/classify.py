@@ -6,6 +6,8 @@ the rest of the text only tips the balance. Confidence is the margin between the
 second-best type, so "equally much invoice and delivery note" reads as unsure.
 """
 
+from functools import cache
+
 from extraction.labels import edit_distance
 from extraction.layout import Line, PageLayout
 from extraction.normalize import fold
@@ -56,6 +58,25 @@ _BY_LENGTH = sorted(KEYWORDS, key=lambda entry: -len(entry[0]))
 _REFERENCE_WORDS = {"zu", "zur", "zum", "bezug", "ihre", "ihrer", "unsere", "unserer", "gemaess", "laut", "lt"}
 
 
+def _keyword_limit(keyword: str) -> int:
+    # Long keywords tolerate one edited character ("Rechnunq"); short ones must match exactly.
+    return 1 if len(keyword) >= 8 else 0
+
+
+@cache
+def _keywords_for_length(length: int) -> tuple[tuple[str, str, float, int], ...]:
+    """The keywords a run of ``length`` folded characters can match, longest first, with their limit.
+
+    Every n-gram of every line is tried against the keywords; most keywords are ruled out by
+    length alone, so they are sorted out once per length instead of once per n-gram.
+    """
+    return tuple(
+        (keyword, kind, weight, _keyword_limit(keyword))
+        for keyword, kind, weight in _BY_LENGTH
+        if abs(length - len(keyword)) <= _keyword_limit(keyword)
+    )
+
+
 def _is_title(line: Line, median_height: float) -> bool:
     if line.page != 1 or line.bbox[1] > 0.45:
         return False
@@ -72,10 +93,7 @@ def _line_hits(line: Line) -> list[tuple[str, float]]:
             if any(index in used for index in range(start, start + size)):
                 continue
             joined = "".join(folds[start : start + size])
-            for keyword, kind, weight in _BY_LENGTH:
-                limit = 1 if len(keyword) >= 8 else 0
-                if abs(len(joined) - len(keyword)) > limit:
-                    continue
+            for keyword, kind, weight, limit in _keywords_for_length(len(joined)):
                 if joined == keyword or (limit and edit_distance(joined, keyword, limit) <= limit):
                     if start and folds[start - 1] in _REFERENCE_WORDS:
                         used.update(range(start, start + size))

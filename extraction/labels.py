@@ -7,7 +7,9 @@ as "Rechnungsdaturn" often enough to matter.
 """
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cached_property
+
+from rapidfuzz.distance import Levenshtein
 
 from extraction.layout import Line
 from extraction.normalize import fold
@@ -20,7 +22,7 @@ class Label:
     text: str
     weight: float = 1.0
 
-    @property
+    @cached_property
     def folded(self) -> str:
         return fold(self.text)
 
@@ -107,20 +109,11 @@ def max_distance(folded_label: str) -> int:
     return 2
 
 
-@cache
 def edit_distance(a: str, b: str, limit: int) -> int:
     """Levenshtein distance, giving up (returning ``limit + 1``) once it must exceed ``limit``."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, 1):
-        current = [i]
-        for j, char_b in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
-        if min(current) > limit:
-            return limit + 1
-        previous = current
-    return previous[-1]
+    # rapidfuzz (C++, bit-parallel) with the cutoff: the pure-Python table took a third of
+    # the extraction time of a page; it returns ``limit + 1`` above the cutoff, as this did.
+    return Levenshtein.distance(a, b, score_cutoff=limit)
 
 
 @dataclass

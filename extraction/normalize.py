@@ -9,6 +9,7 @@ import re
 import unicodedata
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from django.utils.translation import gettext as _
 
@@ -83,6 +84,9 @@ _AMOUNT_RE = re.compile(
 _BIC_RE = re.compile(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?$")
 
 
+# Bounded: a worker folds the same few thousand words (labels, keywords, common invoice words)
+# over and over; the classifier, label finder and line-item parser each fold every word of a page.
+@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lower-case, umlauts spelt out, accents and punctuation dropped: the form labels are compared in."""
     text = text.lower().replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")
