@@ -7,6 +7,7 @@ segments.
 """
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import pairwise
 from statistics import median
 
@@ -47,8 +48,10 @@ class Line:
     index: int = 0
     segments: list[list[Word]] = field(default_factory=list)
 
-    @property
+    @cached_property
     def bbox(self) -> BBox:
+        # Cached: rules ask for a line's box thousands of times a page, and a line's words are
+        # fixed once ``group_lines`` has made it.
         return union_bbox(self.words)
 
     @property
@@ -99,21 +102,33 @@ def group_lines(words: list[Word], page: int = 1) -> list[Line]:
     usable = [word for word in words if word.text.strip() and word.bbox[3] > word.bbox[1]]
     usable.sort(key=lambda word: ((word.bbox[1] + word.bbox[3]) / 2, word.bbox[0]))
     lines: list[list[Word]] = []
+    # The vertical extent of each line so far: a line that no word of it overlaps cannot take
+    # the word (the anchor must overlap by more than half), and most of the last eight lines
+    # are above the word. Skipping them keeps the result and saves most of the work.
+    extents: list[list[float]] = []
     for word in usable:
-        best, best_overlap = None, 0.5
-        for candidate in lines[-8:]:
+        best, best_index, best_overlap = None, -1, 0.5
+        top, bottom = word.bbox[1], word.bbox[3]
+        height = bottom - top
+        for index in range(max(0, len(lines) - 8), len(lines)):
+            extent = extents[index]
+            if extent[1] <= top or extent[0] >= bottom:
+                continue
+            candidate = lines[index]
             # A stray "-" or speck that Tesseract reports with a tiny box is no anchor: it would
             # split "Krause IT-Service UG" into two lines.
-            height = word.bbox[3] - word.bbox[1]
             sized = [other for other in candidate if other.bbox[3] - other.bbox[1] >= 0.4 * height] or candidate
             anchor = min(sized, key=lambda other: abs(other.bbox[0] - word.bbox[0]))
             overlap = _vertical_overlap(anchor.bbox, word.bbox)
             if overlap > best_overlap and not any(_same_slot(other, word) for other in candidate):
-                best, best_overlap = candidate, overlap
+                best, best_index, best_overlap = candidate, index, overlap
         if best is None:
             lines.append([word])
+            extents.append([top, bottom])
         else:
             best.append(word)
+            extent = extents[best_index]
+            extent[0], extent[1] = min(extent[0], top), max(extent[1], bottom)
     result = []
     for words_of_line in lines:
         words_of_line.sort(key=lambda word: word.bbox[0])
