@@ -1,6 +1,6 @@
 """Benchmarks: how fast is the pipeline on this machine, and what each preprocessing step is worth.
 
-    python manage.py bench pipeline [--quick] [--pages N] [--seed S] [--json]
+    python manage.py bench pipeline [--quick] [--pages N] [--throughput-pages N] [--seed S] [--json]
     python manage.py bench preprocessing [--count N] [--seed S] [--jobs J] [--json]
     python manage.py bench extraction [--count 200] [--seed S] [--jobs N] [--json] [--misses N]
     python manage.py bench learning [--suppliers N] [--documents D] [--seed S] [--json]
@@ -52,6 +52,11 @@ class Command(BaseCommand):
         parser.add_argument("--pages", type=int, help="Gescannte Einzelseiten (Standard 6, --quick 2)")
         parser.add_argument("--born-digital", type=int, help="Digitale PDFs (Standard 20, --quick 6)")
         parser.add_argument("--rss-pages", type=int, help="Seiten des Speicherlaufs (Standard 50, --quick 10)")
+        parser.add_argument(
+            "--throughput-pages",
+            type=int,
+            help="Seiten je Durchsatzlauf, reihum aus den gescannten Seiten (Standard 12, --quick 4)",
+        )
         parser.add_argument("--seed", type=int, help="Erster Startwert der erzeugten Dokumente (Standard 1)")
         parser.add_argument(
             "--count",
@@ -124,7 +129,13 @@ class Command(BaseCommand):
             run, report = run_preprocessing_benchmark, format_preprocessing_report
         else:
             base = QUICK if quick else FULL
-            chosen = {"scanned_pages": pages, "born_digital": born_digital, "rss_pages": rss_pages, "seed": seed}
+            chosen = {
+                "scanned_pages": pages,
+                "born_digital": born_digital,
+                "rss_pages": rss_pages,
+                "throughput_pages": options["throughput_pages"],
+                "seed": seed,
+            }
             run, report = run_benchmark, format_report
         try:
             config = dataclasses.replace(base, **{name: value for name, value in chosen.items() if value is not None})
