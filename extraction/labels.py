@@ -141,9 +141,10 @@ class LabelMatch:
         return f"label:{self.label.text}"
 
 
-_LABELS_BY_FIRST_CHAR: dict[str, list[Label]] = {}
+# (label, folded text, edits tolerated) by the folded text's first character.
+_LABELS_BY_FIRST_CHAR: dict[str, list[tuple[Label, str, int]]] = {}
 for _label in LABELS:
-    _LABELS_BY_FIRST_CHAR.setdefault(_label.folded[0], []).append(_label)
+    _LABELS_BY_FIRST_CHAR.setdefault(_label.folded[0], []).append((_label, _label.folded, max_distance(_label.folded)))
 
 
 def _word_folds(line: Line) -> list[str]:
@@ -167,12 +168,15 @@ def find_labels(line: Line) -> list[LabelMatch]:
             joined += folds[end - 1]
             if not joined:
                 continue
-            for label in _candidates(joined):
-                target = label.folded
-                limit = max_distance(target)
-                distance = 0 if joined == target else edit_distance(joined, target, limit)
-                if distance > limit:
-                    continue
+            for label, target, limit in _candidates(joined):
+                if joined == target:
+                    distance = 0
+                elif abs(len(joined) - len(target)) > limit:
+                    continue  # more edits than allowed by length alone: no need to count them
+                else:
+                    distance = edit_distance(joined, target, limit)
+                    if distance > limit:
+                        continue
                 # Prefer more label characters matched, then fewer edits.
                 key = (len(target) - 3 * distance, -distance)
                 if best_key is None or key > best_key:
@@ -182,7 +186,7 @@ def find_labels(line: Line) -> list[LabelMatch]:
     return _drop_overlaps(found)
 
 
-def _candidates(joined: str) -> list[Label]:
+def _candidates(joined: str) -> list[tuple[Label, str, int]]:
     # The first character is rarely the one OCR gets wrong in a label; checking it first keeps
     # matching cheap on pages with thousands of words.
     return _LABELS_BY_FIRST_CHAR.get(joined[0], [])

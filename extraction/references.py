@@ -46,6 +46,8 @@ _BETWEEN = _INVOICE_NOUNS | {
     "the", "our", "your", "auf", "to", "",
 }  # fmt: skip
 _MAX_BETWEEN = 5
+# Every word of every line is tried as the start of a wording; most start none.
+_FIRST_WORDS = frozenset(phrase[0] for phrase in (*_INTRODUCING, *_BEFORE_INVOICE))
 
 RIGHT_STRENGTH = 0.9
 BELOW_STRENGTH = 0.85
@@ -121,6 +123,8 @@ def _line_references(line: Line, page: PageLayout) -> list[Reference]:
 
 def _reference_end(folds: list[str], start: int) -> int | None:
     """Where the wording starting at ``start`` and its invoice nouns end, if it is reference wording."""
+    if folds[start] not in _FIRST_WORDS:
+        return None
     for phrases, needs_noun in ((_INTRODUCING, False), (_BEFORE_INVOICE, True)):
         for phrase in phrases:
             if tuple(folds[start : start + len(phrase)]) != phrase:

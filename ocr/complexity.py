@@ -65,8 +65,9 @@ def _image_quality(grey: np.ndarray) -> float:
     # cv2.meanStdDev rather than numpy: numpy converts the whole page to float64 first.
     contrast = float(cv2.meanStdDev(grey)[1][0, 0])  # a clean black-on-white page has 60-100
     contrast_score = max(0.0, 100.0 - contrast * 1.5)
-    # float32 is exact for a 3x3 Laplacian of 8-bit values and a third of the cost of float64.
-    sharpness = float(cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_32F))[1][0, 0]) ** 2
+    # int16 holds a 3x3 Laplacian of 8-bit values exactly (|value| <= 4 x 255): the same figure
+    # as float32 at half the cost.
+    sharpness = float(cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_16S))[1][0, 0]) ** 2
     sharpness_score = max(0.0, 100.0 - sharpness / 20.0)
     return min(100.0, (contrast_score + sharpness_score) / 2)
 
