@@ -283,8 +283,10 @@ def _kill_whoever_reads_the_scan(worker: Worker, stop) -> list[int]:
     killed = []
     while not stop.is_set():
         for child in worker.children():
-            # A page read ("tesseract stdin ..."), not the version check a fresh process makes.
-            found = subprocess.run(["pgrep", "-P", str(child), "-f", "tesseract stdin"], capture_output=True, text=True)
+            # A page read ("tesseract …/page.pgm …"), not the version check a fresh process makes.
+            found = subprocess.run(
+                ["pgrep", "-P", str(child), "-f", r"tesseract .*\.pgm"], capture_output=True, text=True
+            )
             if found.stdout.strip() and child not in killed:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(child, signal.SIGKILL)
