@@ -10,6 +10,7 @@ import contextlib
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -37,6 +38,29 @@ def _ip(request) -> str | None:
 
 def _back(document: Document):
     return redirect("documents:review", document_id=document.id)
+
+
+def _lock_unchanged(request, document: Document) -> Document:
+    """Lock the row and refuse a write based on an older version than the page showed.
+
+    Type, supplier and tags replace what is there, so a write from a stale page would silently
+    undo a colleague's change; the forms carry the page's ETag like the main review form.
+    Notes and relations only add, and are not checked. Call inside the writing transaction.
+    """
+    return review.document_lock_unchanged(document=document, etag=request.POST.get("etag"))
+
+
+def _stale_page(request, document: Document, refusal: ApplicationError):
+    """A stale or missing version: the review page again with what changed, 409 like the main form."""
+    # Imported here: documents.views imports this module for the history.
+    from documents.views import _review_page
+
+    document.refresh_from_db()
+    messages.error(request, refusal.message)
+    return _review_page(request, document, status=409, changed_since=refusal.extra.get("changes", []))
+
+
+STALE_CODES = {"precondition_failed", "precondition_required"}
 
 
 def review_history(document: Document, *, user) -> dict:
@@ -103,13 +127,17 @@ def review_validate(request, document_id):
 def review_set_type(request, document_id):
     document = _reviewable(request, document_id)
     try:
-        review.document_set_type(
-            document=document,
-            user=request.user,
-            document_type=request.POST.get("document_type", ""),
-            ip_address=_ip(request),
-        )
+        with transaction.atomic():
+            document = _lock_unchanged(request, document)
+            review.document_set_type(
+                document=document,
+                user=request.user,
+                document_type=request.POST.get("document_type", ""),
+                ip_address=_ip(request),
+            )
     except ApplicationError as refusal:
+        if refusal.code in STALE_CODES:
+            return _stale_page(request, document, refusal)
         messages.error(request, refusal.message)
     else:
         messages.success(request, _("Dokumenttyp gespeichert."))
@@ -133,9 +161,9 @@ def review_supplier_search(request, document_id):
             .filter(Q(name__icontains=query) | Q(vat_id__icontains=query) | Q(supplier_number__icontains=query))
             .order_by("name")[:MAX_SUPPLIER_HITS]
         )
-    return render(
-        request, "documents/partials/supplier_hits.html", {"document": document, "hits": hits, "query": query}
-    )
+    # The page's version tag travels to the hits' forms: choosing one is checked against it.
+    context = {"document": document, "hits": hits, "query": query, "etag": request.GET.get("etag", "")[:100]}
+    return render(request, "documents/partials/supplier_hits.html", context)
 
 
 @login_required
@@ -153,8 +181,14 @@ def review_set_supplier(request, document_id):
             messages.error(request, _("Unbekannter Lieferant."))
             return _back(document)
     try:
-        review.document_set_supplier(document=document, user=request.user, supplier=supplier, ip_address=_ip(request))
+        with transaction.atomic():
+            document = _lock_unchanged(request, document)
+            review.document_set_supplier(
+                document=document, user=request.user, supplier=supplier, ip_address=_ip(request)
+            )
     except ApplicationError as refusal:
+        if refusal.code in STALE_CODES:
+            return _stale_page(request, document, refusal)
         messages.error(request, refusal.message)
     else:
         messages.success(request, _("Lieferant gespeichert."))
@@ -167,8 +201,12 @@ def review_set_tags(request, document_id):
     document = _reviewable(request, document_id)
     try:
         names = review.tags_from_text(request.POST.get("tags", ""))
-        review.document_set_tags(document=document, user=request.user, names=names, ip_address=_ip(request))
+        with transaction.atomic():
+            document = _lock_unchanged(request, document)
+            review.document_set_tags(document=document, user=request.user, names=names, ip_address=_ip(request))
     except ApplicationError as refusal:
+        if refusal.code in STALE_CODES:
+            return _stale_page(request, document, refusal)
         messages.error(request, refusal.message)
     else:
         messages.success(request, _("Schlagwörter gespeichert."))

@@ -303,8 +303,14 @@ def test_it_sets_type_tags_notes_and_relations_from_the_review_screen(client, re
     invoice = make_document(owner, title="Rechnung 7", document_number="RE-7", status=Document.Status.APPROVED)
     client.force_login(reviewer)
 
-    client.post(reverse("documents:review-type", args=[document.id]), {"document_type": "credit_note"})
-    client.post(reverse("documents:review-tags", args=[document.id]), {"tags": "Strom, strom, 2026"})
+    client.post(
+        reverse("documents:review-type", args=[document.id]),
+        {"document_type": "credit_note", "etag": document_etag(document)},
+    )
+    client.post(
+        reverse("documents:review-tags", args=[document.id]),
+        {"tags": "Strom, strom, 2026", "etag": document_etag(document)},
+    )
     client.post(reverse("documents:review-note", args=[document.id]), {"note": "<b>Rückfrage</b> beim Lieferanten"})
     client.post(
         reverse("documents:review-relation", args=[document.id]),
@@ -318,6 +324,72 @@ def test_it_sets_type_tags_notes_and_relations_from_the_review_screen(client, re
     body = client.get(reverse("documents:review", args=[document.id])).content.decode()
     assert "&lt;b&gt;Rückfrage&lt;/b&gt;" in body and "Gutschrift zu" in body and "Rechnung 7" in body
     assert "document.type_set" in body  # the history's audit table
+
+
+def test_it_refuses_a_side_action_from_a_stale_page_and_keeps_the_colleagues_change(
+    client, reviewer, owner, django_user_model
+):
+    from django.contrib.auth.models import Permission
+
+    from suppliers.models import Supplier
+
+    document = make_document(owner)
+    colleague = django_user_model.objects.create_user("kollegin@example.com", "pw-kollegin-123")
+    colleague.user_permissions.add(Permission.objects.get(codename="review_document"))
+    supplier = Supplier.objects.create(name="Stadtwerke Musterhausen")
+    client.force_login(reviewer)
+    page = client.get(reverse("documents:review", args=[document.id])).content.decode()
+    seen = document_etag(document)
+    assert f'name="etag" value="{escape(seen)}"' in page
+    # The colleague tags the document after this clerk opened it.
+    review.document_set_tags(document=document, user=colleague, names=["Strom"])
+
+    stale = [
+        ("documents:review-tags", {"tags": "Wasser"}),
+        ("documents:review-type", {"document_type": "credit_note"}),
+        ("documents:review-supplier", {"supplier": str(supplier.id)}),
+    ]
+    for name, data in stale:
+        response = client.post(reverse(name, args=[document.id]), {**data, "etag": seen})
+        assert response.status_code == 409, name
+        assert "kollegin@example.com" in response.content.decode()  # what changed, and by whom
+
+    document.refresh_from_db()
+    assert list(document.tags.values_list("name", flat=True)) == ["Strom"]
+    assert document.document_type == "invoice" and document.supplier_id is None
+    # Reloaded, the page's current tag lets the same change through.
+    response = client.post(
+        reverse("documents:review-tags", args=[document.id]), {"tags": "Strom, Wasser", "etag": document_etag(document)}
+    )
+    assert response.status_code == 302
+    assert sorted(document.tags.values_list("name", flat=True)) == ["Strom", "Wasser"]
+
+
+def test_it_refuses_a_side_action_without_a_version_but_takes_notes(client, reviewer, owner):
+    document = make_document(owner)
+    client.force_login(reviewer)
+
+    response = client.post(reverse("documents:review-type", args=[document.id]), {"document_type": "credit_note"})
+    note = client.post(reverse("documents:review-note", args=[document.id]), {"note": "Rückfrage"})
+
+    document.refresh_from_db()
+    assert response.status_code == 409 and document.document_type == "invoice"
+    assert note.status_code == 302 and document.notes.filter(text="Rückfrage").exists()
+
+
+def test_it_hands_the_pages_version_to_the_supplier_hits(client, reviewer, owner):
+    from suppliers.models import Supplier
+
+    document = make_document(owner)
+    Supplier.objects.create(name="Stadtwerke Musterhausen")
+    client.force_login(reviewer)
+    etag = document_etag(document)
+
+    body = client.get(
+        reverse("documents:review-supplier-search", args=[document.id]), {"q": "Stadtwerke", "etag": etag}
+    ).content.decode()
+
+    assert f'name="etag" value="{escape(etag)}"' in body
 
 
 def test_it_cannot_relate_to_a_document_the_user_cannot_see(client, owner, outsider, django_user_model):
