@@ -24,7 +24,7 @@ from ablage.errors import ApplicationError
 from documents import review, services
 from documents.field_labels import CORE_FIELDS, FIELD_GROUPS, FIELD_LABELS, field_schema
 from documents.file_metadata import file_metadata_rows
-from documents.inbox import ACTIVE_STATUSES, inbox_context
+from documents.inbox import ACTIVE_STATUSES, inbox_context, list_rows_labelled
 from documents.models import Document, DocumentRelation
 from documents.progress import progress_text
 from documents.review_queue import (
@@ -474,6 +474,7 @@ def document_page_image(request, document_id, page_number):
 def document_status(request, document_id):
     """A document's row, for live refresh of a single line."""
     document = get_object_or_404(with_progress(visible_documents(request.user)), id=document_id)
+    list_rows_labelled([document])
     return render(request, "documents/partials/row.html", {"document": document})
 
 
