@@ -128,8 +128,6 @@ def _generate(config: PagesConfig, log, *, owner=None) -> dict:
         "sample": sample,
         "tag": tags[0],
         "document_ids": [document.id for document in documents],
-        "supplier_ids": [supplier.id for supplier in suppliers],
-        "tag_ids": [tag.id for tag in tags],
     }
 
 

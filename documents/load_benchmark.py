@@ -9,11 +9,13 @@ running (``--url`` with ``--api-key``; then only uploads and API reads). A dedic
 1. uploads ``uploads`` generated invoices (XRechnung XML and born-digital PDFs),
    ``concurrency`` at a time; when a worker is running, waits until every accepted document
    has left the queue: documents per minute is the measured capacity;
-2. gets ``documents`` generated documents (like ``bench pages``, committed, deleted at the
-   end); ``clients`` concurrent clients read the document list API ``reads`` times in all,
-   then the review screen (session login) as often;
-3. opens ``ws_clients`` websockets as the owner and ``ws_outsiders`` as other users (half of
-   them in a team, so they listen to every document and rely on the per-event access check),
+2. gets ``documents`` generated documents (like ``bench pages``, owned by another user and
+   shared with the bench user through a team; committed, they stay like the uploads);
+   ``clients`` concurrent clients read the document list API ``reads`` times in all, then
+   the review screen (session login) as often;
+3. opens ``ws_clients`` websockets as the bench user (who sees the generated documents
+   through their team) and ``ws_outsiders`` as other users (half of them in another team, so
+   they listen to every document and rely on the consumer's per-event access check),
    publishes one event for each of ``ws_documents`` documents and counts what arrived where;
 4. uploads at 70 % of the capacity for ``sustained`` seconds (queue length and worker memory
    sampled), then at 150 % for ``overload`` seconds with readers on the API; uploads answered
@@ -324,21 +326,25 @@ def _websocket_phase(config: LoadConfig, base_url: str, user, document_ids: list
         if number % 2:
             team.members.add(outsider)
         outsiders.append(outsider)
+    from documents.models import Document
+
+    watched = document_ids[: config.ws_documents]
+    owner_of = {str(pk): owner for pk, owner in Document.objects.filter(id__in=watched).values_list("id", "owner_id")}
     owner_cookie = "=".join(load_phases.session_cookie(user))
     watchers = [(owner_cookie, config.ws_clients)]
     watchers += [("=".join(load_phases.session_cookie(outsider)), 1) for outsider in outsiders]
     document_events = [
         events.DocumentEvent(
             document_id=str(document_id),
-            owner_id=str(user.id),
+            owner_id=str(owner_of[str(document_id)]),
             status="processing",
             stage="ocr",
             message=load_phases.new_marker(),
         )
-        for document_id in document_ids[: config.ws_documents]
+        for document_id in watched
     ]
     log(
-        f"{config.ws_clients} Websockets des Eigentümers und {len(outsiders)} anderer Nutzer, "
+        f"{config.ws_clients} Websockets des berechtigten Nutzers und {len(outsiders)} anderer Nutzer, "
         f"{len(document_events)} Ereignisse …"
     )
     try:
@@ -517,10 +523,6 @@ def run_load_benchmark(config: LoadConfig, log) -> dict:
     finally:
         if server is not None:
             server.stop()
-        if seeded is not None:
-            from documents import load_phases
-
-            load_phases.remove_seeded(seeded, log)
 
 
 def _ms(value) -> str:
@@ -577,7 +579,7 @@ def format_load_report(figures: dict) -> str:
     sockets = figures.get("websockets")
     if sockets and sockets["measured"]:
         lines += [
-            f"Websockets: {sockets['clients']} Clients des Eigentümers, {sockets['events']} Dokumente, "
+            f"Websockets: {sockets['clients']} Clients des berechtigten Nutzers, {sockets['events']} Dokumente, "
             f"{sockets['outsiders']} Clients anderer Nutzer",
             f"  verbunden {sockets['connected']}, fehlgeschlagen {sockets['failed']}; zugestellt "
             f"{sockets['deliveries']} von {sockets['expected_deliveries']}; bei anderen Nutzern angekommen: "
@@ -620,7 +622,9 @@ def format_load_report(figures: dict) -> str:
                 _latency_line(phase["reads"]),
             ]
     if figures["bench_user"]:
-        lines.append(f"Die hochgeladenen Dokumente gehören {figures['bench_user']} und bleiben in der Datenbank.")
+        lines.append(
+            f"Die hochgeladenen und erzeugten Dokumente gehören {figures['bench_user']} und bleiben in der Datenbank."
+        )
     return "\n".join(lines)
 
 

@@ -29,32 +29,29 @@ IN_FLIGHT = ("queued", "processing")
 
 
 def seed_documents(user, count: int, log) -> dict:
-    """``count`` generated documents owned by ``user``, committed (the server is another process)."""
+    """``count`` generated documents ``user`` sees through a team, committed (the server is
+    another process). Another user owns them, so that the bench user's own documents are
+    exactly its uploads, and a team member hears every document event (documents.consumers).
+
+    They stay, like the uploads: approved invoices fall under the retention guard
+    (documents.retention, §147 AO), and the benchmark does not go around it.
+    """
+    from django.contrib.auth import get_user_model
+
+    from accounts.models import Team
     from documents.benchmarks import PagesConfig, _generate
     from documents.models import Document
 
-    data = _generate(PagesConfig(documents=count, repeat=5, seed=1), log, owner=user)
+    stamp = uuid.uuid4().hex[:8]
+    owner = get_user_model().objects.create_user(f"bench-load-{stamp}-owner@example.invalid", uuid.uuid4().hex)
+    team = Team.objects.create(name=f"bench-load-{stamp}")
+    team.members.add(user)
+    data = _generate(PagesConfig(documents=count, repeat=5, seed=1), log, owner=owner)
     # A generated "queued" row has no broker message and no file: the stuck-job sweeper would
     # re-enqueue it and the worker would fail it. The screens only need the rows to exist.
     Document.objects.filter(id__in=data["document_ids"], status="queued").update(status="approved")
+    Document.objects.filter(id__in=data["document_ids"]).update(team=team)
     return data
-
-
-def remove_seeded(data: dict, log) -> str:
-    """Delete what ``seed_documents`` created; say so when the database refuses."""
-    from django.db import DatabaseError, IntegrityError
-
-    from documents.models import Document, Tag
-    from suppliers.models import Supplier
-
-    log("Erzeugte Dokumente wieder löschen …")
-    try:
-        Document.objects.filter(id__in=data["document_ids"]).delete()
-        Tag.objects.filter(id__in=data["tag_ids"]).delete()
-        Supplier.objects.filter(id__in=data["supplier_ids"]).delete()
-    except (DatabaseError, IntegrityError) as exc:
-        return f"nicht gelöscht: {exc}"
-    return "gelöscht"
 
 
 def session_cookie(user) -> tuple[str, str]:
