@@ -31,7 +31,7 @@ help:
 	@echo "make test-faults  Störfall-Szenarien (Redis-Neustart, DB-Verbindungen weg, Last) mit echten Prozessen"
 	@echo "make lint     ruff check + ruff format --check"
 	@echo "make format   ruff format + ruff check --fix"
-	@echo "make web      Nur den Webserver starten (daphne, BIND=$(BIND) PORT=$(PORT))"
+	@echo "make web      Nur den Webserver starten (mehrere daphne, BIND=$(BIND) PORT=$(PORT), ABLAGE_WEB_PROCESSES)"
 	@echo "make worker   Einen Celery-Worker für QUEUES=$(QUEUES) starten (z. B. QUEUES=ocr_cpu)"
 	@echo "make beat     celery beat starten (periodische Aufgaben)"
 
@@ -91,8 +91,9 @@ format: $(VENV)/.installed-dev
 
 # --- production-style processes (one per container/unit; see README "Betrieb") ----------
 
+# Several daphnes on one socket (ablage.serve): ABLAGE_WEB_PROCESSES, default min(4, cores).
 web: $(VENV)/.installed-base
-	exec $(BIN)/daphne -b $(BIND) -p $(PORT) ablage.asgi:application
+	exec $(PY) -m ablage.serve --host $(BIND) --port $(PORT)
 
 # The node name carries the queues so that several workers can run on one host.
 worker: $(VENV)/.installed-base

@@ -42,7 +42,11 @@ class _Rollback(Exception):
     pass
 
 
-def _generate(config: PagesConfig, log) -> dict:
+def _generate(config: PagesConfig, log, *, owner=None) -> dict:
+    """Documents with fields, tags and one page for the sample, owned by ``owner`` (else new users).
+
+    ``bench load`` passes its own user and commits the rows; ``bench pages`` rolls them back.
+    """
     from documents.models import Document, DocumentPage, ExtractedField, Tag
     from documents.search import search_vector_refresh
     from suppliers.models import Supplier
@@ -50,8 +54,11 @@ def _generate(config: PagesConfig, log) -> dict:
     rng = random.Random(config.seed)  # noqa: S311 (reproducible test data, not security)
     User = get_user_model()
     stamp = uuid.uuid4().hex[:8]
-    owner = User.objects.create_user(f"bench-owner-{stamp}@example.invalid", uuid.uuid4().hex)
-    reviewer = User.objects.create_superuser(f"bench-reviewer-{stamp}@example.invalid", uuid.uuid4().hex)
+    if owner is None:
+        owner = User.objects.create_user(f"bench-owner-{stamp}@example.invalid", uuid.uuid4().hex)
+        reviewer = User.objects.create_superuser(f"bench-reviewer-{stamp}@example.invalid", uuid.uuid4().hex)
+    else:
+        reviewer = owner
     suppliers = Supplier.objects.bulk_create(Supplier(name=f"Lieferant {n} GmbH") for n in range(200))
     tags = Tag.objects.bulk_create(Tag(name=f"bench-{stamp}-{n}") for n in range(20))
     statuses = ["review"] * 3 + ["approved"] * 6 + ["rejected", "queued"]
@@ -116,7 +123,12 @@ def _generate(config: PagesConfig, log) -> dict:
         text_source="ocr",
         words=[{"text": f"Wort{i}", "bbox": [0.1, i / 400, 0.2, (i + 1) / 400], "confidence": 0.9} for i in range(400)],
     )
-    return {"reviewer": reviewer, "sample": sample, "tag": tags[0]}
+    return {
+        "reviewer": reviewer,
+        "sample": sample,
+        "tag": tags[0],
+        "document_ids": [document.id for document in documents],
+    }
 
 
 def _measure(client: Client, url: str, repeat: int) -> dict:

@@ -36,9 +36,15 @@ class Child:
     argv: list[str]
 
 
-def embedded_children(*, bin_dir: Path, host: str, port: int, concurrency: int, beat: bool) -> list[Child]:
+def embedded_children(
+    *, bin_dir: Path, host: str, port: int, concurrency: int, beat: bool, web_processes: int = 2
+) -> list[Child]:
+    # Several daphnes on one socket (ablage.serve): one daphne answers one request at a time.
+    # The embedded default has no channel layer (live updates poll the database), so nothing
+    # ties a browser to one process.
+    web = [str(bin_dir / "python"), "-m", "ablage.serve", "--host", host, "--port", str(port)]
     children = [
-        Child("web", [str(bin_dir / "daphne"), "-b", host, "-p", str(port), "ablage.asgi:application"]),
+        Child("web", [*web, "--processes", str(web_processes)]),
         Child(
             "worker",
             [
@@ -149,6 +155,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # String defaults go through `type` too: PORT=abc ends in a usage error, not a traceback.
     parser.add_argument("--port", type=int, default=os.environ.get("PORT", "8000"))
     parser.add_argument("--concurrency", type=int, default=os.environ.get("CONCURRENCY", "2"))
+    parser.add_argument(
+        "--web-processes",
+        type=int,
+        default=os.environ.get("ABLAGE_WEB_PROCESSES", "2"),
+        help="daphne-Prozesse (Standard: ABLAGE_WEB_PROCESSES, sonst 2)",
+    )
     parser.add_argument("--no-beat", dest="beat", action="store_false", help="celery beat nicht starten")
     args = parser.parse_args(argv)
 
@@ -163,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         concurrency=args.concurrency,
         beat=args.beat,
+        web_processes=args.web_processes,
     )
     return supervise(
         children,

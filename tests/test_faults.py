@@ -356,21 +356,42 @@ def test_it_benchmarks_concurrent_uploads_and_loses_none_of_them(workers):
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
-    from documents.load_benchmark import LoadConfig, _invoices
+    from documents.load_benchmark import _invoice
 
     worker = workers(concurrency=2)
     out = StringIO()
-    options = {"uploads": 8, "concurrency": 8, "clients": 4, "reads": 40, "seed": 7000}
-    call_command("bench", "load", *[f"--{name}={value}" for name, value in options.items()], "--json", stdout=out)
+    # Every phase, small. The websocket phase needs the Redis channel layer, which the test
+    # settings configure only when REDIS_URL is set.
+    options = {"uploads": 8, "concurrency": 8, "clients": 4, "reads": 40, "seed": 7000, "documents": 100}
+    options |= {"web_processes": 2, "ws_clients": 4, "ws_documents": 2, "sustained": 8, "overload": 6}
+    arguments = [f"--{name.replace('_', '-')}={value}" for name, value in options.items()]
+    call_command("bench", "load", *arguments, "--json", stdout=out)
     figures = json.loads(out.getvalue())
 
+    assert figures["web_processes"] == 2
     assert figures["uploads"]["accepted"] == 8 and figures["uploads"]["statuses"] == {"202": 8}
     assert figures["uploads"]["latency_seconds"]["p95"] > 0
     assert figures["drain"]["measured"] and figures["drain"]["left_in_queue"] == 0
-    assert figures["reads"]["statuses"] == {"200": 40}
+    assert figures["reads"]["documents"] == 100
+    assert figures["reads"]["api_list"]["statuses"] == {"200": 40}
+    assert figures["reads"]["review_screen"]["statuses"] == {"200": 40}
+    sockets = figures["websockets"]
+    if sockets["measured"]:  # REDIS_URL set for the test run
+        assert sockets["deliveries"] == sockets["expected_deliveries"] == 4 * 2
+        assert sockets["outsider_deliveries"] == 0
+    else:
+        assert "Channel-Layer" in sockets["reason"]
+    for phase in ("sustained", "overload"):
+        assert figures[phase]["measured"] and figures[phase]["accepted"] >= 1, figures[phase]
+        assert figures[phase]["nothing_lost"] and figures[phase]["drain"]["left_in_queue"] == 0
+    assert figures["overload"]["reads"]["requests"] > 0
     ledger = Ledger(get_user_model().objects.get(email=figures["bench_user"]))
-    sent = dict(_invoices(LoadConfig(**options), options["seed"]))
+    # The generated documents of the screens phase are gone again; what is left was uploaded.
     for document in Document.objects.filter(owner=ledger.owner):
-        ledger.accept(document, sent[document.original_filename])
-    assert len(ledger.entries) == 8
+        seed = int(document.original_filename.removeprefix("bench-").split(".")[0])
+        filename, data = _invoice(seed)
+        assert filename == document.original_filename
+        ledger.accept(document, data)
+    paced = figures["sustained"]["accepted"] + figures["overload"]["accepted"]
+    assert len(ledger.entries) == 8 + paced
     _assert_ledger_holds(ledger, worker)

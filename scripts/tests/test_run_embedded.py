@@ -137,7 +137,10 @@ def test_it_runs_web_and_a_worker_for_every_queue_from_the_venv(tmp_path):
     children = embedded_children(bin_dir=tmp_path, host="127.0.0.1", port=8123, concurrency=2, beat=False)
 
     web, worker = children
-    assert web.argv == [str(tmp_path / "daphne"), "-b", "127.0.0.1", "-p", "8123", "ablage.asgi:application"]
+    assert web.argv == [
+        *[str(tmp_path / "python"), "-m", "ablage.serve", "--host", "127.0.0.1", "--port", "8123"],
+        *["--processes", "2"],
+    ]
     assert worker.argv[:4] == [str(tmp_path / "celery"), "-A", "ablage", "worker"]
     queues = worker.argv[worker.argv.index("-Q") + 1].split(",")
     # Every queue the settings route to must have a consumer in the embedded install.

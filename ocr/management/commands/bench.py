@@ -6,8 +6,10 @@
     python manage.py bench learning [--suppliers N] [--documents D] [--seed S] [--json]
     python manage.py bench pages [--documents N] [--repeat R] [--seed S] [--json]
     python manage.py bench postcorrect [--count N] [--seed S] [--json]
-    python manage.py bench load [--uploads 50] [--concurrency 50] [--clients 20] [--reads 400]
-                                [--drain-timeout 600] [--url URL --api-key KEY] [--json]
+    python manage.py bench load [--quick] [--uploads 50] [--concurrency 50] [--clients 20] [--reads 400]
+                                [--documents 10000] [--ws-clients 200] [--ws-documents 50] [--ws-outsiders 6]
+                                [--sustained 600] [--overload 300] [--capacity DOCS_PER_MIN]
+                                [--web-processes N] [--drain-timeout 600] [--url URL --api-key KEY] [--json]
 
 Generates its own documents, so it needs neither the database nor any files. A full run takes
 a few minutes on two cores, most of it the 50-page memory run; ``--quick`` takes about one.
@@ -18,9 +20,11 @@ A missed target is reported, not an error: the exit code is 0 whenever the figur
 (``extraction.learning.curve``; about 2 minutes for 6 suppliers x 11 documents on two cores).
 ``pages`` (documents.benchmarks) renders the main screens with 10,000 generated documents in
 the database, inside a transaction it rolls back; it needs a migrated database.
-``load`` (documents.load_benchmark) uploads over HTTP to a daphne it starts on loopback, waits
-for a running worker to drain the queue and reads the document list with concurrent clients;
-its uploads stay in the database under a bench user.
+``load`` (documents.load_benchmark) uploads over HTTP to the multi-process web server
+(ablage.serve) it starts on loopback, waits for a running worker to drain the queue, reads the
+document list API and the review screen with 10,000 generated documents, fans out websocket
+events, and uploads at 70 % and 150 % of the measured capacity; ``--quick`` runs every phase
+small (about 3 minutes). Its uploads stay in the database under a bench user.
 """
 
 import dataclasses
@@ -48,7 +52,11 @@ class Command(BaseCommand):
             choices=SUBJECTS,
             help="Was gemessen wird: pipeline, preprocessing, extraction, learning, pages, load",
         )
-        parser.add_argument("--quick", action="store_true", help="Weniger Seiten, Speicherlauf mit 10 statt 50 Seiten")
+        parser.add_argument(
+            "--quick",
+            action="store_true",
+            help="Weniger Seiten, Speicherlauf mit 10 statt 50 Seiten; load: jede Phase klein (Minuten)",
+        )
         parser.add_argument("--pages", type=int, help="Gescannte Einzelseiten (Standard 6, --quick 2)")
         parser.add_argument("--born-digital", type=int, help="Digitale PDFs (Standard 20, --quick 6)")
         parser.add_argument("--rss-pages", type=int, help="Seiten des Speicherlaufs (Standard 50, --quick 10)")
@@ -69,7 +77,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--documents",
             type=int,
-            help="learning: Rechnungen je Lieferant (Standard 11); pages: Dokumente in der Datenbank (Standard 10000)",
+            help="learning: Rechnungen je Lieferant (Standard 11); pages, load: Dokumente in der Datenbank "
+            "(Standard 10000; load: 0 lässt sie aus)",
         )
         parser.add_argument("--repeat", type=int, help="pages: Aufrufe je Ansicht (Standard 30)")
         parser.add_argument("--uploads", type=int, help="load: Uploads (Standard 50)")
@@ -79,6 +88,13 @@ class Command(BaseCommand):
         parser.add_argument("--drain-timeout", type=float, help="load: höchstens so viele Sekunden warten (600)")
         parser.add_argument("--url", help="load: einen laufenden Server auf diesem Rechner messen (mit --api-key)")
         parser.add_argument("--api-key", help="load: API-Schlüssel (Schreiben, Lesen) für --url")
+        parser.add_argument("--web-processes", type=int, help="load: daphne-Prozesse (Standard wie ablage.serve)")
+        parser.add_argument("--ws-clients", type=int, help="load: Websockets des Eigentümers (Standard 200, 0 aus)")
+        parser.add_argument("--ws-documents", type=int, help="load: beobachtete Dokumente (Standard 50)")
+        parser.add_argument("--ws-outsiders", type=int, help="load: Websockets anderer Nutzer (Standard 6)")
+        parser.add_argument("--sustained", type=float, help="load: Sekunden bei 70 %% der Kapazität (600, 0 aus)")
+        parser.add_argument("--overload", type=float, help="load: Sekunden bei 150 %% der Kapazität (300, 0 aus)")
+        parser.add_argument("--capacity", type=float, help="load: Kapazität in Dokumenten/min statt gemessen")
         parser.add_argument("--json", dest="as_json", action="store_true", help="Ergebnisse als JSON statt als Tabelle")
 
     def handle(self, *args, subject, quick, pages, born_digital, rss_pages, seed, count, jobs, as_json, **options):
@@ -116,10 +132,18 @@ class Command(BaseCommand):
             run, report = run_postcorrect_benchmark, format_postcorrect_report
             expected_errors = (PostcorrectBenchmarkError,)
         elif subject == "load":
-            from documents.load_benchmark import LoadBenchmarkError, LoadConfig, format_load_report, run_load_benchmark
+            from documents.load_benchmark import (
+                QUICK_LOAD,
+                LoadBenchmarkError,
+                LoadConfig,
+                format_load_report,
+                run_load_benchmark,
+            )
 
-            base = LoadConfig()
-            chosen = {name: options[name] for name in ("uploads", "concurrency", "clients", "reads", "url", "api_key")}
+            base = LoadConfig(**QUICK_LOAD) if quick else LoadConfig()
+            names = ("uploads", "concurrency", "clients", "reads", "url", "api_key", "documents", "web_processes")
+            names += ("ws_clients", "ws_documents", "ws_outsiders", "sustained", "overload", "capacity")
+            chosen = {name: options[name] for name in names}
             chosen |= {"drain_timeout": options["drain_timeout"], "seed": seed}
             run, report = run_load_benchmark, format_load_report
             expected_errors = (LoadBenchmarkError,)
