@@ -61,22 +61,26 @@ def recognise_page(
     text_only = ["-c", "textonly_pdf=1"] if searchable_pdf else []
     with temporary_folder("ablage-ocr-") as folder:
         output_base = Path(folder) / "page"
-        _run(
-            [
-                "stdin",
-                str(output_base),
-                "-l",
-                languages or settings.ABLAGE_OCR_LANGUAGES,
-                "--dpi",
-                str(dpi),
-                "--psm",
-                "3",
-                *text_only,
-                "tsv",
-                *(["pdf"] if searchable_pdf else []),
-            ],
-            image=buffer.getvalue(),
-        )
+        try:
+            _run(
+                [
+                    "stdin",
+                    str(output_base),
+                    "-l",
+                    languages or settings.ABLAGE_OCR_LANGUAGES,
+                    "--dpi",
+                    str(dpi),
+                    "--psm",
+                    "3",
+                    *text_only,
+                    "tsv",
+                    *(["pdf"] if searchable_pdf else []),
+                ],
+                image=buffer.getvalue(),
+            )
+        except TransientOCRError:
+            _room_check(folder)  # Tesseract failing for want of room says so
+            raise
         tsv = output_base.with_suffix(".tsv").read_bytes()
         pdf = output_base.with_suffix(".pdf").read_bytes() if searchable_pdf else None
         _outputs_check(folder, tsv, pdf)
@@ -94,16 +98,20 @@ def _outputs_check(folder: str, tsv: bytes, pdf: bytes | None) -> None:
     whole = tsv.startswith(b"level\t") and tsv.endswith(b"\n")
     if pdf is not None:
         whole = whole and pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF")
+    if whole and os.statvfs(folder).f_bavail > 0:
+        return
+    _room_check(folder)
+    raise TransientOCRError("Die Ausgabe der Texterkennung ist unvollständig.")
+
+
+def _room_check(folder: str) -> None:
     space = os.statvfs(folder)
     free = space.f_bavail * space.f_frsize
-    if whole and free > 0:
-        return
     if free < 1024 * 1024:
         raise WorkDirectoryFull(
             f"Das Arbeitsverzeichnis ist voll ({free // 1024} KB frei in {work_dir()}); "
             "die Texterkennung konnte ihr Ergebnis nicht schreiben."
         )
-    raise TransientOCRError("Die Ausgabe der Texterkennung ist unvollständig.")
 
 
 def _run(arguments: list[str], *, image: bytes) -> None:
