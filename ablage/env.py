@@ -178,6 +178,24 @@ def s3_encryption_parameters() -> dict:
     return parameters
 
 
+def s3_client_config():
+    """botocore's client settings for the document bucket: bounded waits and retries.
+
+    botocore's defaults (60 s to connect, 60 s per read, legacy retries) hold an upload request
+    for minutes when the endpoint hangs (a stopped host, a black-holed route); these bounds make
+    it fail within ``attempts x (connect + read)`` seconds and answer 503 instead.
+    ``AWS_S3_CONNECT_TIMEOUT`` (s, default 5), ``AWS_S3_READ_TIMEOUT`` (s, default 30),
+    ``AWS_S3_MAX_ATTEMPTS`` (default 3, the first try included).
+    """
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=env_float("AWS_S3_CONNECT_TIMEOUT", 5.0, minimum=0.1, maximum=300),
+        read_timeout=env_float("AWS_S3_READ_TIMEOUT", 30.0, minimum=0.1, maximum=3600),
+        retries={"mode": "standard", "max_attempts": env_int("AWS_S3_MAX_ATTEMPTS", 3, minimum=1)},
+    )
+
+
 def fernet_keys_check(key: str, old_keys: list[str]) -> None:
     """Stop at start-up on a key Fernet would refuse, naming the variable."""
     from cryptography.fernet import Fernet

@@ -22,6 +22,7 @@ from ablage.env import (
     fernet_keys_check,
     persisted_fernet_key,
     persisted_secret_key,
+    s3_client_config,
     s3_encryption_parameters,
 )
 
@@ -165,6 +166,7 @@ if AWS_STORAGE_BUCKET_NAME:
             "file_overwrite": False,
             "querystring_auth": True,
             "object_parameters": s3_encryption_parameters(),
+            "client_config": s3_client_config(),
         },
     }
 else:
@@ -172,6 +174,9 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
     }
+# While the storage cannot be reached (or its disk is full) an upload is refused with 503 and
+# this Retry-After; the worker retries its job with backoff (ablage.outages).
+ABLAGE_STORAGE_RETRY_AFTER_SECONDS = env_int("ABLAGE_STORAGE_RETRY_AFTER_SECONDS", 120, minimum=1)
 STORAGES = {
     "default": _document_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -455,6 +460,10 @@ ABLAGE_TESSERACT_CMD = env_str("ABLAGE_TESSERACT_CMD", "tesseract")
 # German word list for OCR post-correction (ocr.postcorrect); Debian package wngerman.
 ABLAGE_SPELLING_WORDLIST = env_str("ABLAGE_SPELLING_WORDLIST", "/usr/share/dict/ngerman")
 ABLAGE_OCR_TIMEOUT_SECONDS = env_int("ABLAGE_OCR_TIMEOUT_SECONDS", 180, minimum=5)
+# Where the pipeline writes its temporary files (Tesseract's output, page spool, originals over
+# 8 MB while their hash is checked). Empty: the system's temp directory (TMPDIR). A full work
+# directory makes the job retry later (ablage.outages); it never yields a page without text.
+ABLAGE_WORK_DIR = env_str("ABLAGE_WORK_DIR", "")
 # Optional GPU OCR (requirements/gpu.txt). Models load only from this local folder, never from a hub.
 ABLAGE_SURYA_MODEL_DIR = env_str("ABLAGE_SURYA_MODEL_DIR", "")
 ABLAGE_SURYA_ALLOW_CPU = env_bool("ABLAGE_SURYA_ALLOW_CPU", False)

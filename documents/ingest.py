@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ablage.errors import ApplicationError
+from ablage.outages import outage_of, unavailable_refusal
 from documents.models import Document, DocumentFingerprint, DocumentRelation, JobEvent, ProcessingJob, Tag
 from documents.office import office_type
 from documents.search import search_vector_refresh
@@ -32,6 +33,7 @@ from notifications import services as notify
 from ocr.errors import StopProcessing
 from ocr.filetypes import FileType, sniff
 from ocr.sources import open_source
+from ocr.workdir import work_dir
 from workflows.services import workflows_document_event
 
 logger = logging.getLogger(__name__)
@@ -353,17 +355,13 @@ def document_ingest(
     document_id = uuid.uuid4()
     now = timezone.now()
     # Keys never carry the client's name: UUIDs, partitioned by owner and day.
-    key = default_storage.save(
-        f"originals/{owner.pk}/{now:%Y/%m/%d}/{document_id}.{file_type.extension}", ContentFile(data)
-    )
+    key = _store(f"originals/{owner.pk}/{now:%Y/%m/%d}/{document_id}.{file_type.extension}", data)
     rendition_key = ""
     if rendition is not None:
         try:
-            rendition_key = default_storage.save(
-                f"renditions/{owner.pk}/{now:%Y/%m/%d}/{document_id}.pdf", ContentFile(rendition)
-            )
+            rendition_key = _store(f"renditions/{owner.pk}/{now:%Y/%m/%d}/{document_id}.pdf", rendition)
         except Exception:
-            default_storage.delete(key)
+            _delete_quietly(key)
             raise
     create = functools.partial(
         _document_create,
@@ -400,13 +398,38 @@ def document_ingest(
             document = create(original=original)
     except Exception:
         # Nothing half-created: without its row the stored original would be an orphan.
-        default_storage.delete(key)
+        _delete_quietly(key)
         if rendition_key:
-            default_storage.delete(rendition_key)
+            _delete_quietly(rendition_key)
         raise
     if mail is not None:
         _mail_attachments_ingest(document, mail, source=source, priority=priority, nesting=_nesting)
     return document
+
+
+def _store(name: str, data: bytes) -> str:
+    """Save under ``name`` (a fresh UUID key); an unreachable store or a full disk is a 503 refusal."""
+    try:
+        return default_storage.save(name, ContentFile(data))
+    except Exception as exc:
+        reason = outage_of(exc)
+        if reason is None:
+            raise
+        logger.error("Storing %s failed (%s): %s", name, reason, exc)
+        # A write cut short by a full disk leaves part of the file under its name (Django's
+        # FileSystemStorage does not remove it); the name is new, so what is there is ours.
+        _delete_quietly(name)
+        raise unavailable_refusal(reason) from exc
+
+
+def _delete_quietly(key: str) -> None:
+    """Remove what an upload that failed had stored; while the store is down, log the orphan's key."""
+    try:
+        default_storage.delete(key)
+    except Exception as exc:
+        if not isinstance(exc, OSError) and outage_of(exc) is None:
+            raise
+        logger.error("Could not remove %s after a failed upload (%s); whatever of it was stored is an orphan", key, exc)
 
 
 MAIL_FILE = FileType("message/rfc822", "eml", "E-Mail")
@@ -570,7 +593,7 @@ def original_read_verified(document: Document, *, actor=None):
 
     digest = hashlib.sha256()
     # Not a context manager: handed to the caller, who streams it and closes it.
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024, dir=work_dir())  # noqa: SIM115
     try:
         with default_storage.open(document.storage_key, "rb") as handle:
             for chunk in iter(lambda: handle.read(1024 * 1024), b""):
@@ -581,6 +604,9 @@ def original_read_verified(document: Document, *, actor=None):
         raise ApplicationError(
             "Die Originaldatei fehlt im Speicher.", code="original_missing", status_code=404
         ) from None
+    except BaseException:
+        spool.close()  # the store gone, the work directory full: the caller decides, the spool goes
+        raise
     if digest.hexdigest() != document.sha256:
         spool.close()
         logger.error(
@@ -726,9 +752,9 @@ def _ingest_one(owner, file: IngestFile, label: str, data: bytes, *, source, pri
     except Exception:
         if document is not None:
             # The row went with the rolled-back transaction; its original must not stay behind.
-            default_storage.delete(document.storage_key)
+            _delete_quietly(document.storage_key)
             if document.rendition_key:
-                default_storage.delete(document.rendition_key)
+                _delete_quietly(document.rendition_key)
         raise
     return IngestOutcome(label, document=document)
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from ablage.errors import DATABASE_UNAVAILABLE, ApplicationError
+from ablage.outages import MESSAGES, outage_of
 from documents import events, locks
 from documents.field_labels import field_schema
 from documents.file_metadata import file_metadata_read
@@ -133,6 +134,11 @@ def _job_run_locked(*, job_id, queue: str) -> ProcessingJob | None:
         logger.error("Original of document %s is %s; job %s ends", document.id, kind, job.id)
         _job_fail(job, message, code=f"original_{kind}", alert=kind)
         return
+    except Exception as exc:
+        if outage_of(exc) is None:
+            raise
+        _job_retry_later(job, exc)
+        return
     try:
         options = load_options()
         output, _hit = cached_pipeline(
@@ -157,26 +163,47 @@ def _job_run_locked(*, job_id, queue: str) -> ProcessingJob | None:
         _job_hand_off(job, handoff)
         return job
     except TransientOCRError as exc:
-        if job.attempts >= job.max_attempts:
-            _job_fail(job, f"Verarbeitung nach {job.attempts} Versuchen abgebrochen: {exc}", code="transient_exhausted")
-            return
-        ProcessingJob.objects.filter(id=job.id).update(status=ProcessingJob.Status.PENDING, error_message=str(exc))
-        Document.objects.filter(id=document.id, status=Document.Status.PROCESSING).update(status=Document.Status.QUEUED)
-        _event(job, "retry", str(exc), status=Document.Status.QUEUED)
-        raise
+        _job_retry_later(job, exc)
+        return
     except DATABASE_UNAVAILABLE:
         # The database went away under the pipeline: nothing is wrong with the document. The job
         # stays running; the task retries it with backoff (or the stuck-job sweep does later).
         logger.warning("Database unavailable while processing document %s; the job will be retried", document.id)
         raise
     except Exception as exc:
+        if outage_of(exc) is not None:
+            # A full work directory or an unreachable store (the result cache's images): not the document's fault.
+            _job_retry_later(job, exc)
+            return
         logger.exception("Processing document %s failed", document.id)
         _job_fail(job, f"Interner Fehler bei der Verarbeitung ({type(exc).__name__}): {exc}"[:1000], code="internal")
         return
     try:
         _persist_output(job, output)
+    except Exception as exc:
+        if outage_of(exc) is None:
+            raise
+        _job_retry_later(job, exc)
     finally:
         output.close()
+
+
+def _job_retry_later(job: ProcessingJob, exc: Exception) -> None:
+    """Hand the job back (pending, document queued) and raise ``TransientOCRError`` for the task
+    to retry it with backoff; or end it when its attempts are spent."""
+    from ocr.errors import TransientOCRError
+
+    reason = outage_of(exc)
+    message = f"{MESSAGES[reason]}: {exc}"[:1000] if reason is not None else str(exc)
+    if job.attempts >= job.max_attempts:
+        _job_fail(job, f"Verarbeitung nach {job.attempts} Versuchen abgebrochen: {message}", code="transient_exhausted")
+        return
+    ProcessingJob.objects.filter(id=job.id).update(status=ProcessingJob.Status.PENDING, error_message=message)
+    Document.objects.filter(id=job.document_id, status=Document.Status.PROCESSING).update(status=Document.Status.QUEUED)
+    _event(job, "retry", message, status=Document.Status.QUEUED)
+    if isinstance(exc, TransientOCRError):
+        raise exc
+    raise TransientOCRError(message) from exc
 
 
 _ORIGINAL_PROBLEMS = {
@@ -636,7 +663,10 @@ def _delete_files(keys) -> None:
         if key:
             try:
                 default_storage.delete(key)
-            except OSError:
+            except Exception as exc:
+                # Best effort: the store being down must not hide the error that led here.
+                if not isinstance(exc, OSError) and outage_of(exc) is None:
+                    raise
                 logger.warning("Could not delete %s", key, exc_info=True)
 
 

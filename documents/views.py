@@ -115,6 +115,7 @@ def document_upload(request):
     files = request.FILES.getlist("files")
     results = []
     status = 200
+    retry_after = None
     try:
         if not files:
             raise ApplicationError(_("Bitte mindestens eine Datei auswählen."), code="no_files")
@@ -133,12 +134,11 @@ def document_upload(request):
         results = [_upload_result(outcome) for outcome in outcomes]
         if all(outcome.document is None for outcome in outcomes):
             status = outcomes[0].refusal.status_code
+            retry_after = outcomes[0].refusal.extra.get("retry_after")  # storage down: 503, try later
     except ApplicationError as refusal:
         results = [{"name": "", "status": "rejected", "message": refusal.message}]
         status = refusal.status_code
         retry_after = refusal.extra.get("retry_after")
-    else:
-        retry_after = None
     if _wants_json(request):
         response = JsonResponse({"results": [_upload_json(result) for result in results]}, status=status)
     elif request.htmx:

@@ -15,3 +15,7 @@ class StopProcessing(Exception):
 
 class TransientOCRError(Exception):
     """A failure that may pass on retry (engine killed, timeout under load)."""
+
+
+class WorkDirectoryFull(TransientOCRError):
+    """The work directory (``settings.ABLAGE_WORK_DIR``) had no room for a temporary file."""

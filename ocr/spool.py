@@ -16,6 +16,8 @@ from typing import BinaryIO
 
 from PIL import Image
 
+from ocr.workdir import temporary_folder, work_dir
+
 # Enough for a typical multi-page letter at display resolution (a 150-dpi A4 page is 2.2 MB in
 # greyscale, 6.5 MB in colour), small beside a worker's ~250 MB.
 MEMORY_BUDGET_BYTES = 48 * 1024 * 1024
@@ -84,7 +86,7 @@ class PageSpool:
     def _path(self, name: str) -> Path:
         if self._folder is None:
             remove_stale_spools()
-            self._folder = tempfile.TemporaryDirectory(prefix=PREFIX)
+            self._folder = temporary_folder(PREFIX)
         return Path(self._folder.name) / name
 
 
@@ -92,7 +94,7 @@ def remove_stale_spools(*, now: float | None = None) -> int:
     """Delete spool folders that killed workers left behind; returns how many."""
     cutoff = (time.time() if now is None else now) - STALE_AFTER_SECONDS
     removed = 0
-    for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+    for folder in Path(work_dir()).glob(f"{PREFIX}*"):
         try:
             if folder.is_dir() and folder.stat().st_mtime < cutoff:
                 shutil.rmtree(folder, ignore_errors=True)

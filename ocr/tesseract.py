@@ -8,15 +8,15 @@ import csv
 import io
 import os
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 
-from ocr.errors import TransientOCRError
+from ocr.errors import TransientOCRError, WorkDirectoryFull
 from ocr.types import Word
+from ocr.workdir import temporary_folder, work_dir
 
 BACKEND_NAME = "tesseract"
 
@@ -55,28 +55,60 @@ def recognise_page(
     # The text layer only: the archive puts it over a compressed page image of its own
     # (ocr.archive), so OCR reads the lossless image and the archive stays small.
     text_only = ["-c", "textonly_pdf=1"] if searchable_pdf else []
-    with tempfile.TemporaryDirectory(prefix="ablage-ocr-") as folder:
+    with temporary_folder("ablage-ocr-") as folder:
         output_base = Path(folder) / "page"
         image_path = Path(folder) / "page.pgm"
         _write_pgm(grey, image_path)
-        _run(
-            [
-                str(image_path),
-                str(output_base),
-                "-l",
-                languages or settings.ABLAGE_OCR_LANGUAGES,
-                "--dpi",
-                str(dpi),
-                "--psm",
-                "3",
-                *text_only,
-                "tsv",
-                *(["pdf"] if searchable_pdf else []),
-            ]
-        )
-        tsv = output_base.with_suffix(".tsv").read_text(encoding="utf-8", errors="replace")
+        try:
+            _run(
+                [
+                    str(image_path),
+                    str(output_base),
+                    "-l",
+                    languages or settings.ABLAGE_OCR_LANGUAGES,
+                    "--dpi",
+                    str(dpi),
+                    "--psm",
+                    "3",
+                    *text_only,
+                    "tsv",
+                    *(["pdf"] if searchable_pdf else []),
+                ]
+            )
+        except TransientOCRError:
+            _room_check(folder)  # Tesseract failing for want of room says so
+            raise
+        tsv = output_base.with_suffix(".tsv").read_bytes()
         pdf = output_base.with_suffix(".pdf").read_bytes() if searchable_pdf else None
-    return TesseractPage(_parse_tsv(tsv, width, height), pdf)
+        _outputs_check(folder, tsv, pdf)
+    return TesseractPage(_parse_tsv(tsv.decode("utf-8", errors="replace"), width, height), pdf)
+
+
+def _outputs_check(folder: str, tsv: bytes, pdf: bytes | None) -> None:
+    """Refuse output that a full disk cut short.
+
+    Tesseract does not check its writes: on a full disk it exits 0 and leaves empty (or cut)
+    files, which would read as a page without a word. A whole TSV starts with its header and
+    ends with a line break; a whole PDF ends with %%EOF. A disk with no room left at all is
+    suspect too: a cut that happened to fall after a line break passes the first checks.
+    """
+    whole = tsv.startswith(b"level\t") and tsv.endswith(b"\n")
+    if pdf is not None:
+        whole = whole and pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF")
+    if whole and os.statvfs(folder).f_bavail > 0:
+        return
+    _room_check(folder)
+    raise TransientOCRError("Die Ausgabe der Texterkennung ist unvollständig.")
+
+
+def _room_check(folder: str) -> None:
+    space = os.statvfs(folder)
+    free = space.f_bavail * space.f_frsize
+    if free < 1024 * 1024:
+        raise WorkDirectoryFull(
+            f"Das Arbeitsverzeichnis ist voll ({free // 1024} KB frei in {work_dir()}); "
+            "die Texterkennung konnte ihr Ergebnis nicht schreiben."
+        )
 
 
 def _write_pgm(grey: np.ndarray, path: Path) -> None:
