@@ -5,6 +5,7 @@ layer as a one-page PDF (``textonly_pdf``) for the archive copy: no second recog
 """
 
 import csv
+import errno
 import io
 import os
 import subprocess
@@ -58,7 +59,15 @@ def recognise_page(
     with temporary_folder("ablage-ocr-") as folder:
         output_base = Path(folder) / "page"
         image_path = Path(folder) / "page.pgm"
-        _write_pgm(grey, image_path)
+        try:
+            _write_pgm(grey, image_path)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise WorkDirectoryFull(
+                    f"Das Arbeitsverzeichnis ist voll ({work_dir()}); die Seite konnte nicht an die "
+                    "Texterkennung übergeben werden."
+                ) from exc
+            raise
         try:
             _run(
                 [

@@ -13,7 +13,7 @@ from ablage.unavailable import DatabaseUnavailableMiddleware
 from tests.processes import free_port
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="the outage is of a PostgreSQL server"),
 ]
 
