@@ -156,6 +156,47 @@ def email_enqueue(
     return email
 
 
+def email_record_unrenderable(
+    *,
+    template_key: str,
+    to_address: str,
+    subject: str,
+    text: str,
+    reason: str,
+    to_name: str = "",
+    user=None,
+    document=None,
+    dedup_key: str = "",
+) -> EmailQueue:
+    """Record a mail whose template is missing or does not fit as FAILED, with the reason.
+
+    The other channels (in-app, webhooks) of the same event still go out; the row makes the
+    broken template visible in the queue instead of only in a log line.
+    """
+    dedup_key = _short_dedup_key(dedup_key)
+    if dedup_key:
+        existing = EmailQueue.objects.filter(dedup_key=dedup_key).first()
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():
+            return EmailQueue.objects.create(
+                to_address=to_address,
+                to_name=to_name[:255],
+                subject=(subject or template_key)[:500],
+                text_body=text,
+                template=EmailTemplate.objects.filter(key=template_key).first(),
+                user=user,
+                document=document,
+                dedup_key=dedup_key,
+                status=EmailQueue.Status.FAILED,
+                max_attempts=settings.ABLAGE_EMAIL_MAX_ATTEMPTS,
+                last_error=reason,
+            )
+    except IntegrityError:
+        return EmailQueue.objects.get(dedup_key=dedup_key)
+
+
 def _schedule(email_id) -> None:
     from notifications.tasks import send_email
 

@@ -117,16 +117,33 @@ def _mail(user, message: Message, preference, *, now) -> None:
         )
         return
     context = {"user_name": user.get_full_name(), **message.template_context}
-    email_queue.email_enqueue(
-        template_key=message.template_key,
-        to_address=user.email,
-        to_name=user.get_full_name(),
-        context=context,
-        user=user,
-        document=message.document,
-        dedup_key=f"{message.type}:{message.occurrence}:{user.id}",
-        send_after=quiet_hours_end_after(preference, user=user, now=now),
-    )
+    dedup_key = f"{message.type}:{message.occurrence}:{user.id}"
+    try:
+        email_queue.email_enqueue(
+            template_key=message.template_key,
+            to_address=user.email,
+            to_name=user.get_full_name(),
+            context=context,
+            user=user,
+            document=message.document,
+            dedup_key=dedup_key,
+            send_after=quiet_hours_end_after(preference, user=user, now=now),
+        )
+    except ApplicationError as exc:
+        # A missing or broken template is an admin's mistake in one channel: it must not
+        # silence the in-app notification or the webhooks of the same event.
+        logger.warning("E-mail %s for user %s not rendered: %s", message.template_key, user.id, exc.message)
+        email_queue.email_record_unrenderable(
+            template_key=message.template_key,
+            to_address=user.email,
+            to_name=user.get_full_name(),
+            subject=message.title,
+            text=message.text,
+            reason=exc.message,
+            user=user,
+            document=message.document,
+            dedup_key=dedup_key,
+        )
 
 
 def _guarded(function):

@@ -21,6 +21,9 @@ class _Paths:
     settlement: str
     summation: str
     order_id: str
+    # BT-25 (preceding invoice, the one a credit note corrects); None where the syntax has no
+    # element this reader knows for it.
+    preceding_invoice_id: str | None
     tax_rate: str
     line_agreement: str
     line_delivery: str
@@ -37,6 +40,7 @@ _PATHS = {
         settlement="ram:ApplicableHeaderTradeSettlement",
         summation="ram:SpecifiedTradeSettlementHeaderMonetarySummation",
         order_id="ram:BuyerOrderReferencedDocument/ram:IssuerAssignedID",
+        preceding_invoice_id="ram:InvoiceReferencedDocument/ram:IssuerAssignedID",
         tax_rate="ram:RateApplicablePercent",
         line_agreement="ram:SpecifiedLineTradeAgreement",
         line_delivery="ram:SpecifiedLineTradeDelivery",
@@ -51,6 +55,7 @@ _PATHS = {
         settlement="ram:ApplicableSupplyChainTradeSettlement",
         summation="ram:SpecifiedTradeSettlementMonetarySummation",
         order_id="ram:BuyerOrderReferencedDocument/ram:ID",
+        preceding_invoice_id=None,
         tax_rate="ram:ApplicablePercent",
         line_agreement="ram:SpecifiedSupplyChainTradeAgreement",
         line_delivery="ram:SpecifiedSupplyChainTradeDelivery",
@@ -99,6 +104,9 @@ def read_cii(root: Element, syntax: str) -> RawInvoice:
         "due_date": raw_text(
             settlement, "ram:SpecifiedTradePaymentTerms/ram:DueDateDateTime/udt:DateTimeString", ns, "BT-9"
         ),
+        "reference_invoice_number": raw_text(settlement, paths.preceding_invoice_id, ns, "BT-25")
+        if paths.preceding_invoice_id
+        else None,
     }
     fields.update(_payment_account(settlement, ns))
     invoice.fields = {name: raw for name, raw in fields.items() if raw is not None}

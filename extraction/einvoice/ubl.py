@@ -38,6 +38,11 @@ def read_ubl(root: Element) -> RawInvoice:
         "currency": raw_text(root, "cbc:DocumentCurrencyCode", _NS, "BT-5", within=top),
         "buyer_reference": raw_text(root, "cbc:BuyerReference", _NS, "BT-10", within=top),
         "order_number": raw_text(root, "cac:OrderReference/cbc:ID", _NS, "BT-13"),
+        # BT-25: the invoice a credit note (or a corrected invoice) refers to; the first one
+        # when several are listed, as extraction reports a single reference.
+        "reference_invoice_number": raw_text(
+            root, "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID", _NS, "BT-25"
+        ),
         "supplier_name": raw_text(seller, "cac:PartyLegalEntity/cbc:RegistrationName", _NS, "BT-27", within="cac:Party")
         or raw_text(seller, "cac:PartyName/cbc:Name", _NS, "BT-28", within="cac:Party"),
         "customer_number": raw_text(

@@ -253,6 +253,32 @@ def test_it_waits_for_the_digest_hour_for_daily_summaries(owner, reviewer):
     assert email_queue.digest_send_due(now=datetime.datetime(2026, 11, 23, 8, 1, tzinfo=zone)) == 1
 
 
+@pytest.mark.parametrize("breakage", ["missing", "undeclared_variable"])
+def test_it_still_sends_webhooks_and_records_the_mail_as_failed_when_its_template_is_broken(
+    owner, reviewer, outsider, endpoints, breakage
+):
+    from notifications.models import EmailTemplate
+
+    if breakage == "missing":
+        EmailTemplate.objects.filter(key="review_required").update(is_active=False)
+        reason = "keine aktive E-Mail-Vorlage „review_required“"
+    else:
+        template = EmailTemplate.objects.get(key="review_required")
+        template.variables = [*template.variables, "nicht_da"]
+        template.save()
+        reason = "fehlende Variablen nicht_da"
+
+    _processed(make_document(owner), Document.Status.REVIEW)
+
+    assert hooks(owner) == ["document.processed", "document.review_required"]
+    assert hooks(reviewer) == ["document.processed", "document.review_required"]
+    assert in_app(reviewer) == ["review_required"]
+    failed = EmailQueue.objects.get(user=reviewer)
+    assert failed.status == EmailQueue.Status.FAILED
+    assert reason in failed.last_error
+    assert failed.subject.startswith("Bitte prüfen:")
+
+
 def test_it_never_fails_the_document_change_when_notifying_breaks(owner, reviewer, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("kaputt")

@@ -55,6 +55,25 @@ def test_it_reads_a_credit_note_as_credit_note(flavour):
     assert _failed(result) == {}
 
 
+@pytest.mark.parametrize("flavour", ["xrechnung_cii", "facturx_en16931", "xrechnung_ubl", "facturx_pdf"])
+def test_it_reads_the_preceding_invoice_a_credit_note_corrects(flavour):
+    spec = random_invoice(4, document_type=CREDIT_NOTE)
+    assert spec.reference_invoice_number
+
+    result = _parse(FLAVOURS[flavour](spec))
+
+    found = result.fields["reference_invoice_number"]
+    assert found.normalized == spec.reference_invoice_number
+    assert found.rule.startswith("einvoice:BT-25")
+
+
+def test_it_reports_no_preceding_invoice_for_an_invoice_without_one():
+    spec = random_invoice(4)
+    assert not spec.reference_invoice_number
+
+    assert "reference_invoice_number" not in _parse(einvoices.ubl_xml(spec)).fields
+
+
 def test_it_reads_the_ubl_credit_note_root_as_credit_note():
     xml = einvoices.ubl_xml(random_invoice(5, document_type=CREDIT_NOTE))
     assert b"<CreditNote " in xml and b"<cac:CreditNoteLine>" in xml
