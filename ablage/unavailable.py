@@ -55,8 +55,12 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request, exception):
         if isinstance(exception, DATABASE_UNAVAILABLE):
+            from monitoring.errors import error_record
+
             logger.warning("Database failed during %s, answering 503: %s", request.path, exception)
-            # The broken connection must not serve the next request of this thread.
-            connections["default"].close_if_unusable_or_obsolete()
+            # Still an error to look into (a lock timeout, a failover): recorded where the database
+            # answers again; error_record never raises. Django's request_finished handler drops
+            # the broken connection.
+            error_record(exception, request=request)
             return database_unavailable_response(request)
         return None
