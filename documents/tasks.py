@@ -17,7 +17,10 @@ logger = logging.getLogger(__name__)
     autoretry_for=(TransientOCRError, *DATABASE_UNAVAILABLE),
     retry_backoff=10,
     retry_backoff_max=300,
-    retry_jitter=True,
+    # No full jitter: Celery's would draw each wait from 0..backoff, so a passing outage (a full
+    # work directory, the store or database restarting) could use up every attempt within
+    # seconds; 10, 20, 40 s give it over a minute. The sweep resends what is left after that.
+    retry_jitter=False,
     max_retries=3,
 )
 def process_document(self, job_id: str) -> None:

@@ -348,7 +348,8 @@ def test_it_retries_ocr_while_the_work_directory_is_full_and_leaves_it_clean(
 ):
     client.force_login(owner)
     ledger = Ledger(owner)
-    with _small_tmpfs("2m") as folder:
+    # Room for the page spool and the page Tesseract reads (a PGM of the whole page) once freed.
+    with _small_tmpfs("64m") as folder:
         filler = _fill(folder)
         worker = worker_factory(env={"ABLAGE_WORK_DIR": str(folder)})
         document = _upload(client, ledger, "scan.png", scanned_png)
