@@ -95,21 +95,6 @@ def redis_server():
     server.kill()
 
 
-@pytest.fixture
-def workers():
-    started: list[Worker] = []
-
-    def start(**options) -> Worker:
-        worker = Worker(**options)
-        started.append(worker)
-        return worker.start()
-
-    yield start
-    for worker in started:
-        worker.stop()
-    terminate_other_sessions()  # pool children may outlive the worker a moment; the database must drop
-
-
 # --- mail and webhook receivers down, failing, slow, then back (default suite) ------------------
 
 

@@ -30,7 +30,7 @@ from documents.models import Document, JobEvent, ProcessingJob
 from ocr.errors import TransientOCRError, WorkDirectoryFull
 from tests.helpers import wait_for
 from tests.ledger import Ledger
-from tests.processes import TcpSwitch, Worker, terminate_other_sessions
+from tests.processes import TcpSwitch
 
 REGION = "eu-central-1"
 KEYS = {"AWS_ACCESS_KEY_ID": "ablage-test", "AWS_SECRET_ACCESS_KEY": "ablage-test-secret"}
@@ -284,21 +284,6 @@ def test_it_retries_a_job_whose_work_directory_is_full_and_never_marks_it_proces
 # --- real workers (make test-faults) ------------------------------------------------------------
 
 
-@pytest.fixture
-def worker_factory():
-    started: list[Worker] = []
-
-    def start(**options) -> Worker:
-        worker = Worker(**options)
-        started.append(worker)
-        return worker.start()
-
-    yield start
-    for worker in started:
-        worker.stop()
-    terminate_other_sessions()
-
-
 def _upload(client, ledger: Ledger, filename: str, data: bytes) -> Document:
     response = client.post("/api/v1/documents/", {"file": SimpleUploadedFile(filename, data)})
     assert response.status_code == 202, (response.status_code, response.content[:500])
@@ -315,7 +300,7 @@ def _retried(document: Document) -> bool:
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_retries_processing_while_the_store_is_down_and_completes_once_it_is_back(
-    store, owner, client, worker_factory, born_digital_pdf, scanned_png
+    store, owner, client, workers, born_digital_pdf, scanned_png
 ):
     switch, environment = store
     client.force_login(owner)
@@ -325,7 +310,7 @@ def test_it_retries_processing_while_the_store_is_down_and_completes_once_it_is_
         _upload(client, ledger, "scan.png", scanned_png),
     ]
     switch.off()  # before any worker reads an original
-    worker = worker_factory(env=environment)
+    worker = workers(env=environment)
     wait_for(lambda: all(_retried(document) for document in documents), timeout=120, message="a retry of each job")
     assert all(document.status == Document.Status.QUEUED for document in ledger.documents())
     switch.on()
@@ -343,15 +328,13 @@ def test_it_retries_processing_while_the_store_is_down_and_completes_once_it_is_
 @pytest.mark.faults
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_it_retries_ocr_while_the_work_directory_is_full_and_leaves_it_clean(
-    owner, client, worker_factory, scanned_png
-):
+def test_it_retries_ocr_while_the_work_directory_is_full_and_leaves_it_clean(owner, client, workers, scanned_png):
     client.force_login(owner)
     ledger = Ledger(owner)
     # Room for the page spool and the page Tesseract reads (a PGM of the whole page) once freed.
     with _small_tmpfs("64m") as folder:
         filler = _fill(folder)
-        worker = worker_factory(env={"ABLAGE_WORK_DIR": str(folder)})
+        worker = workers(env={"ABLAGE_WORK_DIR": str(folder)})
         document = _upload(client, ledger, "scan.png", scanned_png)
         wait_for(lambda: _retried(document), timeout=120, message="the OCR job's retry")
         assert Document.objects.get(id=document.id).status == Document.Status.QUEUED
