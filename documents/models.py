@@ -245,6 +245,11 @@ class Document(SoftDeleteModel):
             models.Index(fields=["owner", "status"], name="document_owner_status_idx"),
             # The review queue: "documents waiting for a clerk, oldest first".
             models.Index(fields=["created_at"], name="document_review_queue_idx", condition=Q(status="review")),
+            # Load shedding counts the documents in the pipeline on every upload: a small partial
+            # index instead of a scan of the whole archive.
+            models.Index(
+                fields=["status"], name="document_in_pipeline_idx", condition=Q(status__in=["queued", "processing"])
+            ),
             # review_queue(user) / review_claim_next(): "documents in review, highest priority first,
             # not yet scored ones last". Coalesce, not NULLS LAST: SQLite cannot index NULLS LAST.
             models.Index(
